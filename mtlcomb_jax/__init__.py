@@ -1,0 +1,6 @@
+"""mtlcomb_jax: MTLComb multi-task learning (mixed regression and classification
+tasks with joint L2,1 feature selection) in JAX."""
+from .data import MultiTaskData
+from .solver import ConvergenceWarning, SolveResult, solve
+
+__version__ = "0.1.0"

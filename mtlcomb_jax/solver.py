@@ -1,0 +1,432 @@
+"""Accelerated proximal gradient (FISTA with backtracking) for the MTLComb objective.
+
+.. math::
+
+    \\min_{W, b}\\; F(W, b) = L(W, b) + Q(W) + \\lambda \\sum_j \\|W_{j,:}\\|_2
+
+(``losses.py`` defines L, ``penalties.py`` Q and the L2,1 term.)
+
+The solver is one pure step, :func:`fista_step`, looped by ``lax.while_loop`` in
+:func:`solve_problem`; everything that only changes values (lam, similarity,
+ridge, tol, max_iter, the loss scales) is traced, so a new value never
+recompiles. Only ``intercept`` and ``stop`` are static.
+
+Stopping rules (``stop``):
+
+``"gap"`` (default, certified)
+    Stops when the duality gap ``F(W, b) - D(theta) <= tol * F0``, where D is the
+    Fenchel dual of the problem (the quadratic terms folded into the loss side,
+    the intercept's zero-sum constraint enforced on the dual point) and ``F0`` is
+    the data loss of the null model (:func:`losses.null_loss`). Because
+    ``D(theta) <= F* <= F(W, b)``, the returned ``dual_gap`` bounds the
+    suboptimality: ``F(W, b) - F* <= dual_gap``. The dual point is built from the
+    gradient the iteration computes anyway, so without an intercept the
+    certificate costs no extra matrix product.
+``"kkt"``
+    Stops when the largest violation of the optimality conditions, over feature
+    rows (``||grad_j + lam w_j/||w_j||||`` or ``max(0, ||grad_j|| - lam)``) and
+    intercepts (``|dF/db_t|``), is at most ``tol`` (absolute). Used automatically
+    for ``lam == 0``, where the L2,1 dual is degenerate.
+``"relative"``
+    The R package's rule (``ter=2``): stop when
+    ``|F_k - F_{k-1}| <= tol * F_{k-1}``, with its step-size start (1) and
+    doubling, and no momentum restart, so that it takes the same iterates. It
+    certifies nothing: slow progress looks like convergence.
+
+``"relative"`` also stops when a step changes nothing (``||step||^2 <= 1e-20``),
+as the R package does; the certified rules keep going until they are met.
+"""
+from __future__ import annotations
+
+import warnings
+from functools import partial
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from . import losses
+from .data import MultiTaskData
+from .penalties import l21_norm, prox_l21, quadratic_penalty, quadratic_penalty_grad, row_norms
+
+STOP_RULES = ("gap", "kkt", "relative")
+_MAX_BACKTRACKS = 64
+_TINY_STEP = 1e-20
+
+
+class Problem(NamedTuple):
+    """Traced inputs that define one problem instance.
+
+    X : (n_samples, n_features) shared or (n_tasks, n_max, n_features) padded
+    y, weights : (n_tasks, n_max);  is_classification : (n_tasks,) bool
+    scales : (n_tasks,) loss scale c_t;  lam, similarity, ridge : scalars
+    """
+    X: jax.Array
+    y: jax.Array
+    weights: jax.Array
+    is_classification: jax.Array
+    scales: jax.Array
+    lam: jax.Array
+    similarity: jax.Array
+    ridge: jax.Array
+
+
+class SolveResult(NamedTuple):
+    """Result of :func:`solve`.
+
+    W : (n_features, n_tasks);  intercept : (n_tasks,), zeros when not fitted
+    objective : () F at (W, intercept);  n_iter : () iterations taken
+    converged : () bool, the stopping rule was met before ``max_iter``
+    dual_gap : () certified bound on ``objective - F*``
+    kkt_residual : () largest violation of the optimality conditions at W
+    """
+    W: jax.Array
+    intercept: jax.Array
+    objective: jax.Array
+    n_iter: jax.Array
+    converged: jax.Array
+    dual_gap: jax.Array
+    kkt_residual: jax.Array
+
+
+class FistaState(NamedTuple):
+    """Loop state. ``z`` caches the linear predictor of ``W`` (z is linear in (W, b),
+    so the extrapolated point's predictor is the same combination of the cached
+    ones and costs no matrix product)."""
+    W: jax.Array          # (p, T) current iterate
+    W_prev: jax.Array     # (p, T) previous iterate
+    b: jax.Array          # (T,)
+    b_prev: jax.Array     # (T,)
+    z: jax.Array          # (T, n) predictor of (W, b)
+    z_prev: jax.Array     # (T, n) predictor of (W_prev, b_prev)
+    t: jax.Array          # momentum sequence t_k
+    t_prev: jax.Array     # t_{k-1}
+    gamma: jax.Array      # inverse step size (only grows, as in the R package)
+    objective: jax.Array  # F(W, b)
+    prev_objective: jax.Array
+    best_dual: jax.Array  # best dual value seen (a lower bound on F*)
+    criterion: jax.Array  # the stopping rule's current value
+    n_iter: jax.Array
+    stalled: jax.Array    # the last step changed nothing
+    done: jax.Array
+
+
+# -- pieces ------------------------------------------------------------------------
+def objective_value(problem: Problem, W, b, z=None):
+    """F(W, b): the full objective (a scalar)."""
+    if z is None:
+        z = losses.predictor(problem.X, W, b)
+    return _smooth(problem, W, z) + problem.lam * l21_norm(W)
+
+
+def _smooth(problem: Problem, W, z):
+    return losses.smooth_objective(z, W, problem.y, problem.weights, problem.is_classification,
+                                   problem.scales, problem.similarity, problem.ridge)
+
+
+def _derivatives(problem: Problem, z):
+    return losses.data_loss_derivatives(z, problem.y, problem.weights, problem.is_classification,
+                                        problem.scales)
+
+
+def intercept_feasible(problem: Problem, V):
+    """Make dual values V (n_tasks, n_max) satisfy ``sum_i V_ti = 0`` for each task.
+
+    The unpenalised intercept makes this a constraint of the dual. Least squares:
+    subtract ``s_ti * sum_i V_ti`` (the conjugate is finite everywhere). Logistic:
+    shrink the larger of the positive-label and negative-label sums onto the
+    smaller one, which keeps each sample's dual value inside its domain.
+    """
+    total = jnp.sum(V, axis=1, keepdims=True)
+    centred = V - problem.weights * total
+    positive = problem.y > 0
+    pos_mass = -jnp.sum(jnp.where(positive, V, 0.0), axis=1, keepdims=True)   # >= 0
+    neg_mass = jnp.sum(jnp.where(positive, 0.0, V), axis=1, keepdims=True)    # >= 0
+    shrink_pos = pos_mass > neg_mass
+    ratio = jnp.where(shrink_pos, neg_mass / jnp.where(pos_mass > 0, pos_mass, 1.0),
+                      pos_mass / jnp.where(neg_mass > 0, neg_mass, 1.0))
+    factor = jnp.where(positive == shrink_pos, ratio, 1.0)
+    balanced = V * factor
+    return jnp.where(problem.is_classification[:, None], balanced, centred)
+
+
+def dual_value(problem: Problem, V, grad_W, W):
+    """Dual objective at the point built from loss derivatives V (n_tasks, n_max).
+
+    ``grad_W`` must be ``X^T V + grad Q(W)`` (n_features, n_tasks) for the same V.
+    The point is scaled by ``kappa = min(1, lam / max_j ||grad_W[j]||)`` into the
+    dual feasible set. Returns a scalar (``-inf`` if lam is 0 and grad_W is not).
+    """
+    max_row = jnp.max(row_norms(grad_W))
+    kappa = jnp.where(max_row > problem.lam, problem.lam / jnp.where(max_row > 0, max_row, 1.0), 1.0)
+    conj = losses.loss_conjugates(kappa * V, problem.y, problem.weights, problem.is_classification,
+                                  problem.scales)
+    value = -conj - kappa ** 2 * quadratic_penalty(W, problem.similarity, problem.ridge)
+    return jnp.where(kappa > 0, value, -jnp.inf)
+
+
+def kkt_residual(problem: Problem, W, grad_W, grad_b):
+    """Largest violation of the optimality conditions at (W, b) (a scalar).
+
+    Row j: ``||grad_j + lam w_j/||w_j|| ||`` if ``w_j != 0``, else
+    ``max(0, ||grad_j|| - lam)``; intercepts: ``|grad_b_t|``.
+    """
+    norms = row_norms(W)
+    safe = jnp.where(norms > 0, norms, 1.0)
+    active = jnp.sqrt(jnp.sum((grad_W + problem.lam * W / safe[:, None]) ** 2, axis=1))
+    inactive = jnp.maximum(row_norms(grad_W) - problem.lam, 0.0)
+    rows = jnp.where(norms > 0, active, inactive)
+    return jnp.maximum(jnp.max(rows), jnp.max(jnp.abs(grad_b), initial=0.0))
+
+
+def _gradients(problem: Problem, V, W, intercept):
+    """Gradient of the smooth part from loss derivatives V: (grad_W, grad_b)."""
+    grad_W = losses.backproject(problem.X, V) + quadratic_penalty_grad(W, problem.similarity, problem.ridge)
+    grad_b = jnp.sum(V, axis=1) if intercept else jnp.zeros(V.shape[0], V.dtype)
+    return grad_W, grad_b
+
+
+def _gradients_and_dual(problem: Problem, V, W, intercept):
+    """Gradient at (W, b) and the dual value built from the same V.
+
+    Without an intercept the dual point uses the gradient itself; with one, the
+    zero-sum-corrected V is backprojected in the same product as V (one pass
+    over X with 2 * n_tasks columns).
+    """
+    if not intercept:
+        grad_W, grad_b = _gradients(problem, V, W, intercept)
+        return grad_W, grad_b, dual_value(problem, V, grad_W, W)
+    V_dual = intercept_feasible(problem, V)
+    n_tasks = V.shape[0]
+    both = losses.backproject(_stack_tasks(problem.X), jnp.concatenate([V, V_dual], axis=0))
+    quad = quadratic_penalty_grad(W, problem.similarity, problem.ridge)
+    grad_W = both[:, :n_tasks] + quad
+    grad_W_dual = both[:, n_tasks:] + quad
+    return grad_W, jnp.sum(V, axis=1), dual_value(problem, V_dual, grad_W_dual, W)
+
+
+def _stack_tasks(X):
+    """X laid out for 2 * n_tasks columns of V: shared X is used as is, padded X twice."""
+    return X if X.ndim == 2 else jnp.concatenate([X, X], axis=0)
+
+
+# -- the step ----------------------------------------------------------------------
+def init_state(problem: Problem, W0, b0, gamma0) -> FistaState:
+    """State before the first iteration, starting at (W0, b0) with inverse step gamma0."""
+    z0 = losses.predictor(problem.X, W0, b0)
+    obj = objective_value(problem, W0, b0, z0)
+    dtype = W0.dtype
+    return FistaState(W=W0, W_prev=W0, b=b0, b_prev=b0, z=z0, z_prev=z0,
+                      t=jnp.ones((), dtype), t_prev=jnp.zeros((), dtype), gamma=jnp.asarray(gamma0, dtype),
+                      objective=obj, prev_objective=obj, best_dual=jnp.full((), -jnp.inf, dtype),
+                      criterion=jnp.full((), jnp.inf, dtype), n_iter=jnp.zeros((), jnp.int32),
+                      stalled=jnp.zeros((), bool), done=jnp.zeros((), bool))
+
+
+def fista_step(state: FistaState, problem: Problem, tol, scale, *, intercept: bool, stop: str) -> FistaState:
+    """One FISTA iteration with backtracking, then the stopping test.
+
+    ``scale`` is the reference the ``"gap"`` rule's tol is relative to.
+    """
+    alpha = (state.t_prev - 1.0) / state.t
+    W_s = (1.0 + alpha) * state.W - alpha * state.W_prev
+    b_s = (1.0 + alpha) * state.b - alpha * state.b_prev
+    z_s = (1.0 + alpha) * state.z - alpha * state.z_prev
+    F_s = _smooth(problem, W_s, z_s)
+    V_s = _derivatives(problem, z_s)
+    if stop == "gap":
+        grad_W, grad_b, dual = _gradients_and_dual(problem, V_s, W_s, intercept)
+    else:
+        grad_W, grad_b = _gradients(problem, V_s, W_s, intercept)
+        dual = state.best_dual
+
+    def trial(gamma):
+        W_n = prox_l21(W_s - grad_W / gamma, problem.lam / gamma)
+        b_n = b_s - grad_b / gamma
+        z_n = losses.predictor(problem.X, W_n, b_n)
+        F_n = _smooth(problem, W_n, z_n)
+        d_W, d_b = W_n - W_s, b_n - b_s
+        r = jnp.sum(d_W * d_W) + jnp.sum(d_b * d_b)
+        model = F_s + jnp.sum(d_W * grad_W) + jnp.sum(d_b * grad_b) + 0.5 * gamma * r
+        return W_n, b_n, z_n, F_n, r <= _TINY_STEP, F_n <= model
+
+    def backtrack(carry):
+        gamma, count = carry[0] * 2.0, carry[-1] + 1
+        return (gamma, *trial(gamma), count)
+
+    def keep_backtracking(carry):
+        _, _, _, _, _, tiny, accepted, count = carry
+        return ~(tiny | accepted) & (count < _MAX_BACKTRACKS)
+
+    gamma, W_n, b_n, z_n, F_n, tiny, _, _ = jax.lax.while_loop(
+        keep_backtracking, backtrack, (state.gamma, *trial(state.gamma), jnp.zeros((), jnp.int32)))
+
+    objective = F_n + problem.lam * l21_norm(W_n)
+    best_dual = jnp.maximum(state.best_dual, dual)
+    n_iter = state.n_iter + 1
+    if stop == "relative":
+        criterion = jnp.abs(objective - state.objective)
+        met = (n_iter >= 2) & (criterion <= tol * state.objective)
+    elif stop == "gap":
+        criterion = objective - best_dual
+        met = criterion <= tol * scale
+    else:
+        criterion = kkt_residual(problem, W_s, grad_W, grad_b)
+        met = criterion <= tol
+    t_next = 0.5 * (1.0 + jnp.sqrt(1.0 + 4.0 * state.t ** 2))
+    t_new, t_prev_new = t_next, state.t
+    if stop != "relative":
+        # Adaptive restart (O'Donoghue and Candes 2015): when the objective goes up,
+        # drop the momentum; the next step is a plain proximal-gradient step.
+        restart = objective > state.objective
+        t_new = jnp.where(restart, 1.0, t_new)
+        t_prev_new = jnp.where(restart, 1.0, t_prev_new)
+    return FistaState(W=W_n, W_prev=state.W, b=b_n, b_prev=state.b, z=z_n, z_prev=state.z,
+                      t=t_new, t_prev=t_prev_new, gamma=gamma, objective=objective,
+                      prev_objective=state.objective, best_dual=best_dual, criterion=criterion,
+                      n_iter=n_iter, stalled=tiny, done=met | (tiny & (stop == "relative")))
+
+
+def solve_problem(problem: Problem, W0, b0, tol, max_iter, gamma0=1.0, *, intercept: bool, stop: str):
+    """Run FISTA to the stopping rule; pure and traceable (no checks, no warnings).
+
+    Returns ``(SolveResult, gamma)``; gamma is the final inverse step size, which a
+    path may carry to its next lambda.
+    """
+    if stop == "gap":
+        scale = losses.null_loss(problem.y, problem.weights, problem.is_classification,
+                                 problem.scales, intercept)
+    else:
+        scale = jnp.ones((), W0.dtype)
+    tol = jnp.asarray(tol, W0.dtype)
+
+    def running(state):
+        return ~state.done & (state.n_iter < max_iter)
+
+    step = partial(fista_step, problem=problem, tol=tol, scale=scale, intercept=intercept, stop=stop)
+    state = jax.lax.while_loop(running, lambda s: step(s), init_state(problem, W0, b0, gamma0))
+
+    # Certificates at the returned point (one more product, once per solve).
+    V = _derivatives(problem, state.z)
+    grad_W, grad_b, dual = _gradients_and_dual(problem, V, state.W, intercept)
+    kkt = kkt_residual(problem, state.W, grad_W, grad_b)
+    gap = jnp.maximum(state.objective - jnp.maximum(state.best_dual, dual), 0.0)
+    if stop == "relative":
+        converged = state.done
+    elif stop == "gap":
+        converged = gap <= tol * scale
+    else:
+        converged = kkt <= tol
+    result = SolveResult(W=state.W, intercept=state.b, objective=state.objective, n_iter=state.n_iter,
+                         converged=converged, dual_gap=gap, kkt_residual=kkt)
+    return result, state.gamma
+
+
+@partial(jax.jit, static_argnames=("intercept", "stop"))
+def _solve_jit(problem, W0, b0, tol, max_iter, *, intercept, stop):
+    return solve_problem(problem, W0, b0, tol, max_iter, intercept=intercept, stop=stop)[0]
+
+
+# -- the Python entry point ----------------------------------------------------------
+def default_tol(stop: str, dtype) -> float:
+    """Default tolerance of each stopping rule for the given dtype."""
+    single = jnp.dtype(dtype) == jnp.float32
+    return {"gap": 1e-4 if single else 1e-6,
+            "kkt": 1e-4 if single else 1e-7,
+            "relative": 1e-6 if single else 1e-10}[stop]
+
+
+def make_problem(data: MultiTaskData, lam, similarity=0.0, ridge=0.0, loss_weighting="mtlcomb") -> Problem:
+    """Bundle data and hyperparameters into the solver's traced :class:`Problem`."""
+    dtype = data.X.dtype
+    scales = losses.task_loss_scales(data.is_classification, loss_weighting, dtype)
+    return Problem(X=data.X, y=data.y, weights=data.weights, is_classification=data.is_classification,
+                   scales=scales, lam=jnp.asarray(lam, dtype), similarity=jnp.asarray(similarity, dtype),
+                   ridge=jnp.asarray(ridge, dtype))
+
+
+def check_hyperparameters(**values):
+    """ValueError for a negative or non-finite hyperparameter (concrete values only)."""
+    for name, value in values.items():
+        if isinstance(value, jax.core.Tracer):
+            continue   # traced values are the caller's responsibility: never break a trace
+        arr = np.asarray(value)
+        if not np.all(np.isfinite(arr)):
+            raise ValueError(f"{name}={value} is not finite; pass a finite non-negative number.")
+        if np.any(arr < 0):
+            raise ValueError(f"{name}={value} is negative; {name} must be >= 0.")
+
+
+def check_stop(stop):
+    if stop not in STOP_RULES:
+        raise ValueError(f"stop={stop!r} is unknown; use one of {STOP_RULES}.")
+
+
+def initial_point(data: MultiTaskData, W_init, b_init):
+    """(W0, b0) of the data's dtype; the caller's arrays are copied, never modified."""
+    dtype = data.X.dtype
+    shape = (data.n_features, data.n_tasks)
+    if W_init is None:
+        W0 = jnp.zeros(shape, dtype)
+    else:
+        W0 = jnp.asarray(W_init, dtype)
+        if W0.shape != shape:
+            raise ValueError(f"W_init has shape {W0.shape}; it must be (n_features, n_tasks) = {shape}.")
+    b0 = jnp.zeros(data.n_tasks, dtype) if b_init is None else jnp.asarray(b_init, dtype).reshape(data.n_tasks)
+    return W0, b0
+
+
+def warn_if_not_converged(converged, n_iter, what="solve"):
+    """Warn (from the Python layer only) when a solve hit max_iter or stalled."""
+    if isinstance(converged, jax.core.Tracer):
+        return
+    bad = ~np.asarray(converged)
+    if np.any(bad):
+        count = int(bad.sum())
+        warnings.warn(f"{what}: {count} of {bad.size} solve(s) did not meet the stopping rule "
+                      f"(max iterations taken: {int(np.max(np.asarray(n_iter)))}); raise max_iter or "
+                      "loosen tol.", ConvergenceWarning, stacklevel=3)
+
+
+class ConvergenceWarning(UserWarning):
+    """A solve stopped at max_iter (or stalled) before its stopping rule was met."""
+
+
+def solve(data: MultiTaskData, lam, *, similarity=0.0, ridge=0.0, intercept=True,
+          loss_weighting="mtlcomb", W_init=None, b_init=None, tol=None, max_iter=5000,
+          stop="gap") -> SolveResult:
+    """Fit MTLComb at one lambda.
+
+    Parameters
+    ----------
+    data : MultiTaskData
+    lam : float >= 0, weight of the L2,1 penalty
+    similarity : float >= 0, the R package's ``C`` (pulls task columns to their mean)
+    ridge : float >= 0, the R package's ``C2``
+    intercept : fit an unpenalised intercept per task
+    loss_weighting : ``"mtlcomb"`` (0.5 least squares, 2.0 logistic) or ``"none"``
+    W_init : optional (n_features, n_tasks) starting point; b_init (n_tasks,)
+    tol : tolerance of the stopping rule (see the module docstring); default by
+        rule and dtype (:func:`default_tol`)
+    max_iter : iteration cap; ``converged`` is False (and a warning is raised) when hit
+    stop : ``"gap"`` (certified), ``"kkt"``, or ``"relative"`` (the R package's rule)
+
+    Returns
+    -------
+    SolveResult with W (n_features, n_tasks), intercept (n_tasks,), objective,
+    n_iter, converged, dual_gap and kkt_residual.
+    """
+    if not isinstance(data, MultiTaskData):
+        raise ValueError("data must be a MultiTaskData; build one with MultiTaskData.from_tasks or "
+                         "MultiTaskData.from_outcomes.")
+    check_stop(stop)
+    check_hyperparameters(lam=lam, similarity=similarity, ridge=ridge)
+    if stop == "gap" and not isinstance(lam, jax.core.Tracer) and float(lam) == 0.0:
+        stop = "kkt"   # the L2,1 dual is degenerate at lam = 0
+    tol = default_tol(stop, data.X.dtype) if tol is None else tol
+    problem = make_problem(data, lam, similarity, ridge, loss_weighting)
+    W0, b0 = initial_point(data, W_init, b_init)
+    result = _solve_jit(problem, W0, b0, tol, max_iter, intercept=bool(intercept), stop=stop)
+    warn_if_not_converged(result.converged, result.n_iter)
+    return result
