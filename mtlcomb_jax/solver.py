@@ -38,6 +38,7 @@ as the R package does; the certified rules keep going until they are met.
 """
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from functools import partial
 from typing import NamedTuple
@@ -72,8 +73,8 @@ class Problem(NamedTuple):
     ridge: jax.Array
 
 
-class SolveResult(NamedTuple):
-    """Result of :func:`solve`.
+class Fit(NamedTuple):
+    """Arrays of one solve, as the traced core returns them.
 
     W : (n_features, n_tasks);  intercept : (n_tasks,), zeros when not fitted
     objective : () F at (W, intercept);  n_iter : () iterations taken
@@ -88,6 +89,40 @@ class SolveResult(NamedTuple):
     converged: jax.Array
     dual_gap: jax.Array
     kkt_residual: jax.Array
+
+
+@dataclasses.dataclass(frozen=True)
+class SolveResult:
+    """Result of :func:`solve`: the fields of :class:`Fit` plus what prediction needs.
+
+    W : (n_features, n_tasks);  intercept : (n_tasks,)
+    objective, n_iter, converged, dual_gap, kkt_residual : scalars (see :class:`Fit`)
+    lam : () the lambda solved at
+    is_classification : (n_tasks,) bool
+    task_names, feature_names, classes : static metadata copied from the data
+
+    A pytree (arrays are leaves, metadata is static), so it can be returned from
+    a user's ``jit``.
+    """
+    W: jax.Array
+    intercept: jax.Array
+    objective: jax.Array
+    n_iter: jax.Array
+    converged: jax.Array
+    dual_gap: jax.Array
+    kkt_residual: jax.Array
+    lam: jax.Array
+    is_classification: jax.Array
+    task_names: tuple = ()
+    feature_names: tuple = ()
+    classes: tuple = ()
+
+
+jax.tree_util.register_dataclass(
+    SolveResult,
+    data_fields=["W", "intercept", "objective", "n_iter", "converged", "dual_gap", "kkt_residual",
+                 "lam", "is_classification"],
+    meta_fields=["task_names", "feature_names", "classes"])
 
 
 class FistaState(NamedTuple):
@@ -291,7 +326,7 @@ def fista_step(state: FistaState, problem: Problem, tol, scale, *, intercept: bo
 def solve_problem(problem: Problem, W0, b0, tol, max_iter, gamma0=1.0, *, intercept: bool, stop: str):
     """Run FISTA to the stopping rule; pure and traceable (no checks, no warnings).
 
-    Returns ``(SolveResult, gamma)``; gamma is the final inverse step size, which a
+    Returns ``(Fit, gamma)``; gamma is the final inverse step size, which a
     path may carry to its next lambda.
     """
     if stop == "gap":
@@ -318,7 +353,7 @@ def solve_problem(problem: Problem, W0, b0, tol, max_iter, gamma0=1.0, *, interc
         converged = gap <= tol * scale
     else:
         converged = kkt <= tol
-    result = SolveResult(W=state.W, intercept=state.b, objective=state.objective, n_iter=state.n_iter,
+    result = Fit(W=state.W, intercept=state.b, objective=state.objective, n_iter=state.n_iter,
                          converged=converged, dual_gap=gap, kkt_residual=kkt)
     return result, state.gamma
 
@@ -427,6 +462,7 @@ def solve(data: MultiTaskData, lam, *, similarity=0.0, ridge=0.0, intercept=True
     tol = default_tol(stop, data.X.dtype) if tol is None else tol
     problem = make_problem(data, lam, similarity, ridge, loss_weighting)
     W0, b0 = initial_point(data, W_init, b_init)
-    result = _solve_jit(problem, W0, b0, tol, max_iter, intercept=bool(intercept), stop=stop)
-    warn_if_not_converged(result.converged, result.n_iter)
-    return result
+    fit = _solve_jit(problem, W0, b0, tol, max_iter, intercept=bool(intercept), stop=stop)
+    warn_if_not_converged(fit.converged, fit.n_iter)
+    return SolveResult(**fit._asdict(), lam=problem.lam, is_classification=data.is_classification,
+                       task_names=data.task_names, feature_names=data.feature_names, classes=data.classes)

@@ -1,0 +1,209 @@
+"""The regularization path: lambda_max, the lambda grid, and warm-started fits.
+
+``fit_path`` runs the whole path as one compiled ``lax.scan``: each lambda starts
+from the previous lambda's solution (W, b), and, for the certified rules, from
+its step size too.
+"""
+from __future__ import annotations
+
+import dataclasses
+from functools import partial
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from . import losses
+from .data import MultiTaskData
+from .penalties import row_norms
+from .solver import (Problem, check_hyperparameters, check_stop, default_tol, initial_point,
+                     make_problem, solve_problem, warn_if_not_converged)
+
+
+# -- lambda_max and the grid ------------------------------------------------------------
+def null_intercepts(problem: Problem, intercept: bool):
+    """(n_tasks,) intercepts of the model with W = 0: weighted mean of y for least
+    squares, the log-odds of the weighted positive fraction for logistic; zeros
+    when no intercept is fitted."""
+    if not intercept:
+        return jnp.zeros(problem.y.shape[0], problem.y.dtype)
+    mean_y = jnp.sum(problem.weights * problem.y, axis=1)
+    frac_pos = jnp.clip(0.5 * (1.0 + mean_y), 1e-12, 1 - 1e-12)
+    log_odds = jnp.log(frac_pos) - jnp.log1p(-frac_pos)
+    return jnp.where(problem.is_classification, log_odds, mean_y)
+
+
+def lambda_max_problem(problem: Problem, intercept: bool):
+    """Traced lambda_max: the largest row norm of the loss gradient at W = 0
+    (and at the null intercepts when they are fitted). A scalar."""
+    b0 = null_intercepts(problem, intercept)
+    z0 = jnp.broadcast_to(b0[:, None], problem.y.shape)
+    V = losses.data_loss_derivatives(z0, problem.y, problem.weights, problem.is_classification,
+                                     problem.scales)
+    return jnp.max(row_norms(losses.backproject(problem.X, V)))
+
+
+def lambda_max(data: MultiTaskData, *, intercept=True, loss_weighting="mtlcomb"):
+    """The smallest lambda whose solution is all zero.
+
+    .. math:: \\lambda_{max} = \\max_j \\| [\\nabla_{w_t} L(0, b_0)]_{j,t} \\|_2
+
+    With the MTLComb weights both task types give ``-X_t^T (s_t * y_t)`` here
+    (without intercept), the R package's ``max_j ||[X_t^T y_t / n_t]_t||``.
+    The similarity and ridge terms have zero gradient at W = 0 and do not enter.
+    """
+    problem = make_problem(data, 0.0, loss_weighting=loss_weighting)
+    return float(lambda_max_problem(problem, bool(intercept)))
+
+
+def log_grid(lam_max, n_lambdas, lambda_min_ratio):
+    """(n_lambdas,) ``exp(linspace(log(lam_max), log(ratio * lam_max), n))``, as the R package."""
+    lam_max = jnp.asarray(lam_max)
+    return jnp.exp(jnp.linspace(jnp.log(lam_max), jnp.log(lambda_min_ratio * lam_max), n_lambdas))
+
+
+def check_lambdas(lambdas):
+    """A validated (n_lambdas,) float array: positive, finite and non-increasing."""
+    arr = np.asarray(lambdas, dtype=np.float64).reshape(-1)
+    if arr.size == 0:
+        raise ValueError("lambdas is empty; pass at least one positive value, or None for the default grid.")
+    if not np.all(np.isfinite(arr)) or np.any(arr <= 0):
+        raise ValueError(f"lambdas must be positive and finite; got {arr[~(np.isfinite(arr) & (arr > 0))][:3]}. "
+                         "Pass a decreasing sequence of positive values.")
+    if np.any(np.diff(arr) > 0):
+        raise ValueError("lambdas must be in decreasing order (the path warm-starts from large to small); "
+                         "sort them with np.sort(lambdas)[::-1].")
+    return arr
+
+
+def check_grid_args(n_lambdas, lambda_min_ratio):
+    if int(n_lambdas) < 1:
+        raise ValueError(f"n_lambdas={n_lambdas} must be at least 1.")
+    if not 0 < float(lambda_min_ratio) <= 1:
+        raise ValueError(f"lambda_min_ratio={lambda_min_ratio} must be in (0, 1].")
+
+
+# -- the path --------------------------------------------------------------------------
+@dataclasses.dataclass(frozen=True)
+class PathResult:
+    """Solutions along a decreasing lambda grid.
+
+    lambdas : (n_lambdas,);  W : (n_lambdas, n_features, n_tasks);  intercept : (n_lambdas, n_tasks)
+    objective, n_iter, converged, dual_gap, kkt_residual : (n_lambdas,)
+    is_classification : (n_tasks,) bool; task_names, feature_names, classes: metadata
+    """
+    lambdas: jax.Array
+    W: jax.Array
+    intercept: jax.Array
+    objective: jax.Array
+    n_iter: jax.Array
+    converged: jax.Array
+    dual_gap: jax.Array
+    kkt_residual: jax.Array
+    is_classification: jax.Array
+    task_names: tuple = ()
+    feature_names: tuple = ()
+    classes: tuple = ()
+
+    def n_selected(self):
+        """(n_lambdas,) number of features with a non-zero row at each lambda."""
+        return np.asarray((jnp.abs(self.W).sum(axis=2) > 0).sum(axis=1))
+
+
+jax.tree_util.register_dataclass(
+    PathResult,
+    data_fields=["lambdas", "W", "intercept", "objective", "n_iter", "converged", "dual_gap",
+                 "kkt_residual", "is_classification"],
+    meta_fields=["task_names", "feature_names", "classes"])
+
+
+def scan_path(problem: Problem, lambdas, W0, b0, tol, max_iter, *, intercept, stop, per_lambda=None):
+    """Solve along ``lambdas`` (n_lambdas,) with warm starts; pure and traceable.
+
+    ``per_lambda(fit)``, if given, maps each lambda's :class:`~mtlcomb_jax.solver.Fit`
+    to what the scan stacks (cross-validation keeps only test metrics, not W).
+    The ``"relative"`` rule restarts the step size at 1 for every lambda, as the
+    R package's path does; the certified rules carry it over.
+    """
+    per_lambda = per_lambda or (lambda fit: fit)
+
+    def body(carry, lam):
+        W, b, gamma = carry
+        fit, gamma_out = solve_problem(problem._replace(lam=lam), W, b, tol, max_iter,
+                                       gamma0=gamma, intercept=intercept, stop=stop)
+        carry_gamma = gamma if stop == "relative" else gamma_out
+        return (fit.W, fit.intercept, carry_gamma), per_lambda(fit)
+
+    gamma0 = jnp.ones((), W0.dtype)
+    _, stacked = jax.lax.scan(body, (W0, b0, gamma0), lambdas)
+    return stacked
+
+
+@partial(jax.jit, static_argnames=("intercept", "stop"))
+def _path_jit(problem, lambdas, W0, b0, tol, max_iter, *, intercept, stop):
+    return scan_path(problem, lambdas, W0, b0, tol, max_iter, intercept=intercept, stop=stop)
+
+
+@partial(jax.jit, static_argnames=("intercept", "n_lambdas"))
+def _grid_jit(problem, ratio, *, intercept, n_lambdas):
+    return log_grid(lambda_max_problem(problem, intercept), n_lambdas, ratio)
+
+
+def lambda_grid(data: MultiTaskData, *, n_lambdas=20, lambda_min_ratio=0.01, intercept=True,
+                loss_weighting="mtlcomb"):
+    """(n_lambdas,) log-spaced grid from lambda_max down to ``lambda_min_ratio * lambda_max``."""
+    check_grid_args(n_lambdas, lambda_min_ratio)
+    problem = make_problem(data, 0.0, loss_weighting=loss_weighting)
+    return _grid_jit(problem, jnp.asarray(lambda_min_ratio, data.X.dtype), intercept=bool(intercept),
+                     n_lambdas=int(n_lambdas))
+
+
+def fit_path(data: MultiTaskData, lambdas=None, *, n_lambdas=20, lambda_min_ratio=0.01,
+             similarity=0.0, ridge=0.0, intercept=True, loss_weighting="mtlcomb", tol=None,
+             max_iter=5000, stop="gap", W_init=None, progress=False) -> PathResult:
+    """Fit the regularization path, warm-started from lambda to lambda.
+
+    Parameters
+    ----------
+    data : MultiTaskData
+    lambdas : optional decreasing (n_lambdas,) positive values; default the log
+        grid of ``n_lambdas`` values from :func:`lambda_max` down to
+        ``lambda_min_ratio * lambda_max`` (the R package's ``nlambda``, ``lam_ratio``)
+    similarity, ridge, intercept, loss_weighting, tol, max_iter, stop : as in
+        :func:`~mtlcomb_jax.solver.solve`
+    W_init : optional (n_features, n_tasks) start for the first lambda
+    progress : show a tqdm bar (runs the lambdas one compiled solve at a time)
+
+    Returns
+    -------
+    PathResult with W of shape (n_lambdas, n_features, n_tasks).
+    """
+    check_stop(stop)
+    check_hyperparameters(similarity=similarity, ridge=ridge)
+    intercept = bool(intercept)
+    if lambdas is None:
+        lambdas = lambda_grid(data, n_lambdas=n_lambdas, lambda_min_ratio=lambda_min_ratio,
+                              intercept=intercept, loss_weighting=loss_weighting)
+    else:
+        lambdas = jnp.asarray(check_lambdas(lambdas), data.X.dtype)
+    tol = default_tol(stop, data.X.dtype) if tol is None else tol
+    problem = make_problem(data, 0.0, similarity, ridge, loss_weighting)
+    W0, b0 = initial_point(data, W_init, None)
+    if progress:
+        fits = _path_with_progress(problem, lambdas, W0, b0, tol, max_iter, intercept, stop)
+    else:
+        fits = _path_jit(problem, lambdas, W0, b0, tol, max_iter, intercept=intercept, stop=stop)
+    warn_if_not_converged(fits.converged, fits.n_iter, what="fit_path")
+    return PathResult(lambdas=lambdas, **fits._asdict(), is_classification=data.is_classification,
+                      task_names=data.task_names, feature_names=data.feature_names, classes=data.classes)
+
+
+def _path_with_progress(problem, lambdas, W0, b0, tol, max_iter, intercept, stop):
+    """The same path, one compiled one-lambda scan per lambda, with a tqdm bar."""
+    from tqdm.auto import tqdm
+    pieces, W, b = [], W0, b0
+    for lam in tqdm(list(lambdas), desc="path", unit="lambda"):
+        fit = _path_jit(problem, jnp.reshape(lam, (1,)), W, b, tol, max_iter, intercept=intercept, stop=stop)
+        W, b = fit.W[0], fit.intercept[0]
+        pieces.append(fit)
+    return jax.tree.map(lambda *xs: jnp.concatenate(xs), *pieces)
