@@ -1,8 +1,24 @@
 """mtlcomb_jax: MTLComb multi-task learning (mixed regression and classification
-tasks with joint L2,1 feature selection) in JAX."""
-from .data import MultiTaskData
+tasks with joint L2,1 feature selection) in JAX.
+
+The public names are listed in ``__all__``; the scikit-learn estimators
+``MTLComb`` and ``MTLCombCV`` load scikit-learn only when first used.
+"""
 from .cv import CVResult, cross_validate, make_folds
+from .data import MultiTaskData
 from .path import PathResult, fit_path, lambda_grid, lambda_max
+from .prediction import decision_function, load_model, predict, save_model
 from .solver import ConvergenceWarning, SolveResult, solve
 
 __version__ = "0.1.0"
+
+__all__ = ["MultiTaskData", "solve", "SolveResult", "ConvergenceWarning", "fit_path", "PathResult",
+           "lambda_max", "lambda_grid", "cross_validate", "CVResult", "make_folds", "predict",
+           "decision_function", "save_model", "load_model", "MTLComb", "MTLCombCV"]
+
+
+def __getattr__(name):
+    if name in ("MTLComb", "MTLCombCV"):
+        from . import estimator
+        return getattr(estimator, name)
+    raise AttributeError(f"module 'mtlcomb_jax' has no attribute {name!r}")

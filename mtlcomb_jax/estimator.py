@@ -1,0 +1,273 @@
+"""scikit-learn estimators ``MTLComb`` and ``MTLCombCV``.
+
+Three input layouts are accepted by ``fit(X, y, tasks=None)``:
+
+* per-task lists: ``X`` a list of (n_t, p) arrays and ``y`` a list of (n_t,) arrays;
+* shared design: ``X`` (n, p) and ``y`` (n, n_tasks) (or (n,) for one task);
+* long format: ``X`` (n, p), ``y`` (n,) and ``tasks`` (n,) holding each row's task id.
+
+pandas DataFrames keep their column names as feature names. Task types are
+given with ``task_types`` or inferred: a task whose target has exactly two
+distinct values is classification.
+"""
+from __future__ import annotations
+
+import numpy as np
+from sklearn.base import BaseEstimator
+
+from .cv import cross_validate
+from .data import CLASSIFICATION, REGRESSION, MultiTaskData
+from .path import fit_path
+from .prediction import decision_function, predict as predict_values
+from .solver import solve
+
+_SELECTIONS = ("weighted_min", "regression_min", "classification_min",
+               "weighted_1se", "regression_1se", "classification_1se")
+
+
+def infer_task_types(ys):
+    """'classification' for a target with exactly two distinct values, else 'regression'."""
+    return [CLASSIFICATION if np.unique(np.asarray(y)).size == 2 else REGRESSION for y in ys]
+
+
+def _to_numpy(a):
+    return a.to_numpy() if hasattr(a, "to_numpy") else np.asarray(a)
+
+
+class _Layout:
+    """Remembers how fit's inputs were laid out so predict can answer in kind."""
+
+    def __init__(self, X, y, tasks):
+        self.feature_names = None
+        if isinstance(X, (list, tuple)):
+            self.kind = "lists"
+            self.feature_names = getattr(X[0], "columns", None)
+            self.Xs = [_to_numpy(x) for x in X]
+            self.ys = [_to_numpy(t) for t in y]
+            self.task_ids = None
+            return
+        self.feature_names = getattr(X, "columns", None)
+        X = _to_numpy(X)
+        y_names = getattr(y, "columns", None)
+        y = _to_numpy(y)
+        if tasks is not None:
+            self.kind = "long"
+            tasks = _to_numpy(tasks)
+            if tasks.shape[0] != X.shape[0] or y.ndim != 1 or y.shape[0] != X.shape[0]:
+                raise ValueError(f"long format needs X (n, p), y (n,) and tasks (n,); got X {X.shape}, "
+                                 f"y {y.shape}, tasks {tasks.shape}.")
+            self.task_ids = np.unique(tasks)
+            self.Xs = [X[tasks == k] for k in self.task_ids]
+            self.ys = [y[tasks == k] for k in self.task_ids]
+        else:
+            self.kind = "shared"
+            self.X = X
+            self.Y = y[:, None] if y.ndim == 1 else y
+            self.task_ids = list(y_names) if y_names is not None else None
+            self.ys = [self.Y[:, t] for t in range(self.Y.shape[1])]
+
+    def data(self, task_types, sample_weight=None):
+        types = task_types if task_types is not None else infer_task_types(self.ys)
+        names = None if self.feature_names is None else [str(c) for c in self.feature_names]
+        task_names = None if self.task_ids is None else [str(k) for k in self.task_ids]
+        if self.kind == "shared":
+            return MultiTaskData.from_outcomes(self.X, self.Y, types, feature_names=names,
+                                               task_names=task_names, sample_weights=sample_weight)
+        return MultiTaskData.from_tasks(self.Xs, self.ys, types, feature_names=names, task_names=task_names,
+                                        sample_weights=sample_weight)
+
+
+class MTLComb(BaseEstimator):
+    """MTLComb at one lambda, scikit-learn style.
+
+    Parameters
+    ----------
+    lam : weight of the L2,1 penalty
+    task_types : list of 'regression'/'classification', or None to infer
+    similarity, ridge, intercept, loss_weighting, tol, max_iter, stop : as in
+        :func:`mtlcomb_jax.solve`
+
+    Fitted attributes: ``coef_`` (n_tasks, n_features) like ``MultiTaskLasso``,
+    ``intercept_`` (n_tasks,), ``result_`` (SolveResult), ``task_types_``,
+    ``task_names_``, ``classes_`` (per task (negative, positive) or None),
+    ``n_features_in_``, ``feature_names_in_`` (with DataFrames), ``n_iter_``.
+    """
+
+    def __init__(self, lam=0.1, *, task_types=None, similarity=0.0, ridge=0.0, intercept=True,
+                 loss_weighting="mtlcomb", tol=None, max_iter=5000, stop="gap"):
+        self.lam = lam
+        self.task_types = task_types
+        self.similarity = similarity
+        self.ridge = ridge
+        self.intercept = intercept
+        self.loss_weighting = loss_weighting
+        self.tol = tol
+        self.max_iter = max_iter
+        self.stop = stop
+
+    def _solver_kwargs(self):
+        return dict(similarity=self.similarity, ridge=self.ridge, intercept=self.intercept,
+                    loss_weighting=self.loss_weighting, tol=self.tol, max_iter=self.max_iter, stop=self.stop)
+
+    def _prepare(self, X, y, tasks, sample_weight):
+        self._layout = _Layout(X, y, tasks)
+        data = self._layout.data(self.task_types, sample_weight)
+        self.task_types_ = list(data.task_types)
+        self.task_names_ = list(data.task_names)
+        self.classes_ = list(data.classes)
+        self.n_features_in_ = data.n_features
+        if self._layout.feature_names is not None:
+            self.feature_names_in_ = np.asarray([str(c) for c in self._layout.feature_names], dtype=object)
+        return data
+
+    def _set_result(self, result):
+        self.result_ = result
+        self.coef_ = np.asarray(result.W).T
+        self.intercept_ = np.asarray(result.intercept)
+        self.n_iter_ = int(result.n_iter)
+        return self
+
+    def fit(self, X, y, tasks=None, sample_weight=None):
+        """Fit on per-task lists, a shared X with 2-D y, or long format (``tasks``)."""
+        data = self._prepare(X, y, tasks, sample_weight)
+        return self._set_result(solve(data, self.lam, **self._solver_kwargs()))
+
+    # -- prediction ----------------------------------------------------------------------
+    def _check_fitted(self):
+        if not hasattr(self, "result_"):
+            from sklearn.exceptions import NotFittedError
+            raise NotFittedError(f"This {type(self).__name__} is not fitted yet; call fit first.")
+
+    def _rows_by_task(self, X, tasks):
+        """[(task index, row indices or None, X block)] for the layout used in fit."""
+        kind = self._layout.kind
+        if isinstance(X, (list, tuple)):
+            if len(X) != len(self.task_names_):
+                raise ValueError(f"X has {len(X)} task arrays but the model has {len(self.task_names_)} tasks.")
+            return [(t, None, _to_numpy(x)) for t, x in enumerate(X)]
+        X = _to_numpy(X)
+        if tasks is not None:
+            tasks = _to_numpy(tasks)
+            ids = list(self._layout.task_ids) if kind == "long" else list(range(len(self.task_names_)))
+            out = []
+            for k in np.unique(tasks):
+                if k not in ids:
+                    raise ValueError(f"tasks holds {k!r}, a task the model was not fitted on ({ids}).")
+                rows = np.flatnonzero(tasks == k)
+                out.append((ids.index(k), rows, X[rows]))
+            return out
+        return [(t, None, X) for t in range(len(self.task_names_))]
+
+    def _assemble(self, X, tasks, per_task):
+        blocks = self._rows_by_task(X, tasks)
+        results = [(t, rows, per_task(t, Xt)) for t, rows, Xt in blocks]
+        if isinstance(X, (list, tuple)):
+            return [r for _, _, r in results]
+        if tasks is not None:
+            out = np.empty(_to_numpy(X).shape[0], dtype=np.result_type(*[r.dtype for _, _, r in results]))
+            for _, rows, r in results:
+                out[rows] = r
+            return out
+        stacked = np.column_stack([r for _, _, r in results])
+        return stacked[:, 0] if stacked.shape[1] == 1 else stacked
+
+    def decision_function(self, X, tasks=None):
+        """Linear scores per task (same layout rules as :meth:`predict`)."""
+        self._check_fitted()
+        return self._assemble(X, tasks, lambda t, Xt: np.asarray(decision_function(self.result_, Xt, t)))
+
+    def predict(self, X, tasks=None):
+        """Regression values, and the predicted original label for classification tasks.
+
+        A list of per-task arrays gives a list; a 2-D X gives (n, n_tasks) (or
+        (n,) with one task); with ``tasks`` each row is predicted for its task.
+        """
+        self._check_fitted()
+
+        def per_task(t, Xt):
+            scores = np.asarray(decision_function(self.result_, Xt, t))
+            if self.classes_[t] is None:
+                return scores
+            negative, positive = self.classes_[t]
+            return np.where(scores > 0, positive, negative)
+
+        return self._assemble(X, tasks, per_task)
+
+    def predict_proba(self, X, task=0):
+        """(n, 2) probabilities of (negative, positive) class for one classification task."""
+        self._check_fitted()
+        t = self.task_names_.index(task) if isinstance(task, str) else int(task)
+        if self.classes_[t] is None:
+            raise ValueError(f"task {self.task_names_[t]!r} is a regression task; predict_proba applies to "
+                             "classification tasks only.")
+        p = np.asarray(predict_values(self.result_, X, t))
+        return np.column_stack([1.0 - p, p])
+
+    def score(self, X, y, tasks=None):
+        """Mean over tasks of R^2 (regression) and accuracy (classification)."""
+        from sklearn.metrics import accuracy_score, r2_score
+        self._check_fitted()
+        pred = self.predict(X, tasks)
+        if isinstance(X, (list, tuple)):
+            pairs = [(t, _to_numpy(y[t]), pred[t]) for t in range(len(pred))]
+        elif tasks is not None:
+            tasks, yv = _to_numpy(tasks), _to_numpy(y)
+            ids = list(self._layout.task_ids)
+            pairs = [(ids.index(k), yv[tasks == k], pred[tasks == k]) for k in np.unique(tasks)]
+        else:
+            Y = _to_numpy(y)
+            Y, pred = (Y[:, None], pred[:, None]) if Y.ndim == 1 else (Y, pred)
+            pairs = [(t, Y[:, t], pred[:, t]) for t in range(Y.shape[1])]
+        scores = [accuracy_score(yt, pt) if self.classes_[t] is not None else r2_score(yt, pt)
+                  for t, yt, pt in pairs]
+        return float(np.mean(scores))
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.estimator_type = "regressor"
+        return tags
+
+
+class MTLCombCV(MTLComb):
+    """MTLComb with lambda chosen by K-fold cross-validation.
+
+    Extra parameters: ``n_folds``, ``n_lambdas``, ``lambda_min_ratio``, ``lambdas``,
+    ``stratify``, ``seed``, ``selection`` (one of ``weighted_min`` (default, the R
+    package's choice), ``regression_min``, ``classification_min`` and their
+    ``*_1se`` versions).
+
+    Fitted attributes: those of :class:`MTLComb` plus ``cv_`` (CVResult),
+    ``lambda_`` (the selected lambda) and ``path_`` (the full-data path down to it).
+    """
+
+    def __init__(self, *, task_types=None, n_folds=10, n_lambdas=20, lambda_min_ratio=0.01, lambdas=None,
+                 stratify=True, seed=0, selection="weighted_min", similarity=0.0, ridge=0.0, intercept=True,
+                 loss_weighting="mtlcomb", tol=None, max_iter=5000, stop="gap"):
+        super().__init__(task_types=task_types, similarity=similarity, ridge=ridge, intercept=intercept,
+                         loss_weighting=loss_weighting, tol=tol, max_iter=max_iter, stop=stop)
+        del self.lam
+        self.n_folds = n_folds
+        self.n_lambdas = n_lambdas
+        self.lambda_min_ratio = lambda_min_ratio
+        self.lambdas = lambdas
+        self.stratify = stratify
+        self.seed = seed
+        self.selection = selection
+
+    def fit(self, X, y, tasks=None, sample_weight=None):
+        if self.selection not in _SELECTIONS:
+            raise ValueError(f"selection={self.selection!r} is unknown; use one of {_SELECTIONS}.")
+        data = self._prepare(X, y, tasks, sample_weight)
+        kwargs = self._solver_kwargs()
+        self.cv_ = cross_validate(data, n_folds=self.n_folds, stratify=self.stratify, seed=self.seed,
+                                  lambdas=self.lambdas, n_lambdas=self.n_lambdas,
+                                  lambda_min_ratio=self.lambda_min_ratio, **kwargs)
+        self.lambda_ = getattr(self.cv_, f"lambda_{self.selection}")
+        if self.lambda_ is None:
+            raise ValueError(f"selection={self.selection!r} needs tasks of that type; this data has none.")
+        # Warm-started path on all the data over the CV grid, ending at the chosen lambda.
+        grid = [lam for lam in self.cv_.lambdas if lam > self.lambda_] + [self.lambda_]
+        self.path_ = fit_path(data, grid, **kwargs)
+        last = len(grid) - 1
+        result = solve(data, self.lambda_, W_init=self.path_.W[last], b_init=self.path_.intercept[last], **kwargs)
+        return self._set_result(result)
