@@ -15,7 +15,7 @@ def numpy_prox(W, thr):
     out = np.zeros_like(W)
     for j, row in enumerate(W):
         norm = np.linalg.norm(row)
-        if norm > thr:
+        if norm > thr * (1 + 4 * np.finfo(float).eps):
             out[j] = (1 - thr / norm) * row
     return out
 

@@ -1,0 +1,119 @@
+import numpy as np
+import pytest
+
+import mtlcomb_jax as mc
+from conftest import golden_folds, simulate
+
+
+def _path_args(raw):
+    n_lambdas, ratio, C, C2 = raw["path_params"]
+    return dict(n_lambdas=int(n_lambdas), lambda_min_ratio=ratio, similarity=C, ridge=C2, intercept=False,
+                stop="relative", tol=1e-12, max_iter=20000)
+
+
+def test_path_parity_with_R(tutorial):
+    data, raw = tutorial
+    path = mc.fit_path(data, **_path_args(raw))
+    np.testing.assert_allclose(np.asarray(path.lambdas), raw["path_lambdas"], rtol=1e-12)
+    np.testing.assert_allclose(np.asarray(path.W), raw["path_W"], atol=1e-6, rtol=0)
+
+
+def test_unequal_path_reaches_the_oracle(unequal):
+    data, raw = unequal
+    n_lambdas, ratio, C, C2 = raw["path_params"]
+    path = mc.fit_path(data, raw["path_lambdas"], similarity=C, ridge=C2, intercept=False, tol=1e-9)
+    assert np.all(np.asarray(path.converged))
+    np.testing.assert_allclose(np.asarray(path.W), raw["oracle_path_W"], atol=1e-4)
+
+
+def test_lambda_max_gives_the_zero_solution():
+    Xs, ys, types, _ = simulate(n_tasks=4, n=50, p=15, seed=7)
+    data = mc.MultiTaskData.from_tasks(Xs, ys, types)
+    for intercept in (False, True):
+        lam = mc.lambda_max(data, intercept=intercept)
+        assert np.all(np.asarray(mc.solve(data, lam * 1.0001, intercept=intercept).W) == 0)
+        assert np.any(np.asarray(mc.solve(data, lam * 0.95, intercept=intercept).W) != 0)
+
+
+def test_path_with_progress_matches_scan(tutorial):
+    data, raw = tutorial
+    a = mc.fit_path(data, n_lambdas=4, intercept=False, stop="relative", tol=1e-10)
+    b = mc.fit_path(data, n_lambdas=4, intercept=False, stop="relative", tol=1e-10, progress=True)
+    np.testing.assert_allclose(np.asarray(a.W), np.asarray(b.W), atol=1e-10)
+
+
+@pytest.mark.parametrize("lambdas, message", [
+    ([0.1, 0.5], "decreasing order"), ([0.5, -0.1], "positive and finite"), ([], "empty")])
+def test_bad_lambdas(tutorial, lambdas, message):
+    with pytest.raises(ValueError, match=message):
+        mc.fit_path(tutorial[0], lambdas)
+
+
+def test_cv_parity_with_R(tutorial):
+    data, raw = tutorial
+    cv = mc.cross_validate(data, folds=golden_folds(raw), **_path_args(raw))
+    np.testing.assert_allclose(cv.fold_lambdas, raw["cv_lambdas_per_fold"], rtol=1e-12)
+    np.testing.assert_allclose(cv.mse, raw["cv_mse"], atol=1e-6)
+    np.testing.assert_allclose(cv.auc[:, 1:], raw["cv_auc"][:, 1:], atol=1e-6)
+    np.testing.assert_allclose(cv.auc[:, 0], 0.5)      # exact zero solution: every score ties
+    np.testing.assert_allclose(cv.lambdas, raw["cv_lambdas_per_fold"].mean(axis=0), rtol=1e-12)
+    assert cv.lambda_regression_min == pytest.approx(float(raw["cv_lambda_regress_min"]), rel=1e-12)
+    assert cv.lambda_classification_min == pytest.approx(float(raw["cv_lambda_classify_min"]), rel=1e-12)
+    assert cv.lambda_weighted_min == pytest.approx(float(raw["cv_lambda_weighted_min"]), rel=1e-12)
+    # one-standard-error rule: never a smaller lambda than the minimum
+    assert cv.lambda_regression_1se >= cv.lambda_regression_min
+    assert cv.lambda_classification_1se >= cv.lambda_classification_min
+
+
+def test_masked_auc_matches_sklearn():
+    import jax.numpy as jnp
+    from sklearn.metrics import roc_auc_score
+    rng = np.random.default_rng(0)
+    scores = np.round(rng.normal(size=60), 1)            # ties on purpose
+    labels = np.where(rng.random(60) > 0.4, 1.0, -1.0)
+    member = rng.random(60) > 0.3
+    ours = float(mc.cv.masked_auc(jnp.asarray(scores), jnp.asarray(labels), jnp.asarray(member)))
+    assert ours == pytest.approx(roc_auc_score(labels[member], scores[member]), abs=1e-12)
+
+
+def test_stratified_folds_balance_classes():
+    Xs, ys, types, _ = simulate(n_tasks=3, n=60, p=5, n_cls=2)
+    data = mc.MultiTaskData.from_tasks(Xs, ys, types)
+    folds = mc.make_folds(data, 5, seed=1)
+    for t in (1, 2):
+        y = np.asarray(data.y)[t][folds[t] >= 0]
+        f = folds[t][folds[t] >= 0]
+        pos_per_fold = [np.sum((f == k) & (y > 0)) for k in range(5)]
+        assert max(pos_per_fold) - min(pos_per_fold) <= 1
+
+
+def test_shared_design_splits_rows_once():
+    X, Y, types, _ = simulate(n_tasks=3, n=40, p=5, shared=True)
+    data = mc.MultiTaskData.from_outcomes(X, Y, types)
+    folds = mc.make_folds(data, 4)
+    assert np.all(folds == folds[0])
+
+
+def test_cv_runs_with_intercepts_and_default_grid():
+    Xs, ys, types, _ = simulate(n_tasks=4, n=60, p=20)
+    data = mc.MultiTaskData.from_tasks(Xs, ys, types)
+    cv = mc.cross_validate(data, n_folds=3, n_lambdas=8)
+    assert cv.mse.shape == (3, 8) and cv.auc.shape == (3, 8) and cv.deviance.shape == (3, 8)
+    assert np.all(np.isfinite(cv.mse)) and np.all(np.isfinite(cv.auc))
+    assert cv.lambdas[0] >= cv.lambda_weighted_min >= cv.lambdas[-1]
+    assert np.argmin(cv.deviance.mean(0)) > 0           # something beats the null model
+
+
+def test_cv_bad_folds():
+    Xs, ys, types, _ = simulate(n_tasks=2, n=12, p=4, n_cls=1)
+    data = mc.MultiTaskData.from_tasks(Xs, ys, types)
+    with pytest.raises(ValueError, match="has 12 samples but n_folds=20"):
+        mc.cross_validate(data, n_folds=20, stratify=False)
+    with pytest.raises(ValueError, match="samples of one class but n_folds=10"):
+        mc.cross_validate(data, n_folds=10)
+    y1 = np.asarray(data.y)[1][:17]
+    one_class = [np.arange(12) % 2, np.where(y1 > 0, 0, 1)]   # fold 0 trains on negatives only
+    with pytest.raises(ValueError, match="leaves task 'task1' with one class"):
+        mc.cross_validate(data, folds=one_class)
+    with pytest.raises(ValueError, match=r"folds\[0\] has shape \(3,\)"):
+        mc.cross_validate(data, folds=[np.zeros(3, int), np.zeros(17, int)])
