@@ -88,14 +88,7 @@ class MultiTaskData:
 
     def task_index(self, task) -> int:
         """Index of ``task`` given as an int or a task name; ValueError otherwise."""
-        if isinstance(task, (int, np.integer)) and not isinstance(task, bool):
-            if 0 <= int(task) < self.n_tasks:
-                return int(task)
-            raise ValueError(f"task={task} is out of range: there are {self.n_tasks} tasks "
-                             f"(0 to {self.n_tasks - 1}); pass an index in that range or a task name.")
-        if task in self.task_names:
-            return self.task_names.index(task)
-        raise ValueError(f"task={task!r} is unknown; known tasks are {list(self.task_names)}.")
+        return resolve_task_index(task, self.task_names)
 
     def with_weights(self, weights) -> "MultiTaskData":
         """A copy with new (n_tasks, n_max) sample weights (renormalised per task)."""
@@ -219,6 +212,19 @@ jax.tree_util.register_dataclass(
 
 
 # -- validation helpers ---------------------------------------------------------
+def resolve_task_index(task, task_names) -> int:
+    """Index of ``task`` (an int or one of ``task_names``); ValueError naming the fix otherwise."""
+    n_tasks = len(task_names)
+    if isinstance(task, (int, np.integer)) and not isinstance(task, bool):
+        if 0 <= int(task) < n_tasks:
+            return int(task)
+        raise ValueError(f"task={task} is out of range: there are {n_tasks} tasks "
+                         f"(0 to {n_tasks - 1}); pass an index in that range or a task name.")
+    if task in task_names:
+        return task_names.index(task)
+    raise ValueError(f"task={task!r} is unknown; known tasks are {list(task_names)}.")
+
+
 def _as_list(obj, name):
     if isinstance(obj, np.ndarray) and obj.dtype != object and obj.ndim >= 2:
         return [obj[t] for t in range(obj.shape[0])]  # a stacked (n_tasks, ...) array

@@ -7,6 +7,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .data import resolve_task_index
 from .path import PathResult
 from .solver import SolveResult
 
@@ -29,14 +30,7 @@ def _coefficients(model, lambda_index):
 
 
 def _task_index(model, task):
-    n_tasks = model.is_classification.shape[0]
-    if isinstance(task, (int, np.integer)) and not isinstance(task, bool):
-        if not 0 <= int(task) < n_tasks:
-            raise ValueError(f"task={task} is out of range: the model has {n_tasks} tasks.")
-        return int(task)
-    if task in model.task_names:
-        return model.task_names.index(task)
-    raise ValueError(f"task={task!r} is unknown; the model's tasks are {list(model.task_names)}.")
+    return resolve_task_index(task, model.task_names)
 
 
 def _check_X(model, X_new):

@@ -81,3 +81,9 @@ def test_save_load_round_trip(tmp_path):
                                       np.asarray(mc.predict(model, Xs[0], **kw)))
         np.testing.assert_array_equal(np.asarray(mc.predict(back, Xs[2], "c", **kw)),
                                       np.asarray(mc.predict(model, Xs[2], 2, **kw)))
+
+
+def test_unknown_selection_rule():
+    Xs, ys, types, _ = simulate(n_tasks=2, n=30, p=5, n_cls=1)
+    with pytest.raises(ValueError, match="selection='best' is unknown"):
+        mc.MTLCombCV(selection="best").fit(Xs, ys)

@@ -117,3 +117,25 @@ def test_cv_bad_folds():
         mc.cross_validate(data, folds=one_class)
     with pytest.raises(ValueError, match=r"folds\[0\] has shape \(3,\)"):
         mc.cross_validate(data, folds=[np.zeros(3, int), np.zeros(17, int)])
+
+
+def test_bad_grid_and_fold_counts(tutorial):
+    data = tutorial[0]
+    with pytest.raises(ValueError, match="n_folds=1 must be an integer >= 2"):
+        mc.cross_validate(data, n_folds=1)
+    with pytest.raises(ValueError, match=r"lambda_min_ratio=1.5 must be in \(0, 1\]"):
+        mc.fit_path(data, lambda_min_ratio=1.5)
+    with pytest.raises(ValueError, match="n_lambdas=0 must be at least 1"):
+        mc.fit_path(data, n_lambdas=0)
+
+
+def test_path_prediction_needs_a_lambda_index(tutorial):
+    data = tutorial[0]
+    path = mc.fit_path(data, n_lambdas=2, intercept=False)
+    X = np.asarray(data.X)[0]
+    with pytest.raises(ValueError, match="needs lambda_index"):
+        mc.predict(path, X, 0)
+    with pytest.raises(ValueError, match="lambda_index=5 is out of range"):
+        mc.predict(path, X, 0, lambda_index=5)
+    with pytest.raises(ValueError, match="task=20 is out of range"):
+        mc.predict(path, X, 20, lambda_index=1)
