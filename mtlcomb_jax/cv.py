@@ -17,6 +17,7 @@ import numpy as np
 
 from . import losses
 from .data import MultiTaskData
+from .progress import progress_bar
 from .path import check_grid_args, check_lambdas, log_grid, lambda_max_problem, scan_path
 from .solver import check_hyperparameters, check_stop, default_tol, make_problem, warn_if_not_converged
 
@@ -161,8 +162,9 @@ def test_metrics(problem, test_w, W, b):
     return jnp.where(problem.is_classification, auc, mse), problem.scales * per_task_loss
 
 
-@partial(jax.jit, static_argnames=("intercept", "stop", "n_lambdas"))
-def _cv_jit(problem, train_w, test_w, grid, ratio, tol, max_iter, *, intercept, stop, n_lambdas):
+@partial(jax.jit, static_argnames=("intercept", "stop", "n_lambdas", "progress"))
+def _cv_jit(problem, train_w, test_w, grid, ratio, tol, max_iter, *, intercept, stop, n_lambdas,
+            progress=False):
     """vmap over folds of the scanned path; returns per-fold lambdas and metrics.
 
     grid : (n_lambdas,) explicit lambdas, or None to use each fold's own log grid
@@ -182,7 +184,8 @@ def _cv_jit(problem, train_w, test_w, grid, ratio, tol, max_iter, *, intercept, 
             return metric, loss, fit.n_iter, fit.converged
 
         metric, loss, n_iter, converged = scan_path(fold_problem, lambdas, W0, b0, tol, max_iter,
-                                                    intercept=intercept, stop=stop, per_lambda=per_lambda)
+                                                    intercept=intercept, stop=stop, per_lambda=per_lambda,
+                                                    progress=progress)
         return lambdas, metric, loss, n_iter, converged
 
     return jax.vmap(one_fold)(train_w, test_w)
@@ -263,7 +266,8 @@ def _fold_devices(devices, n_folds):
 
 def cross_validate(data: MultiTaskData, *, n_folds=10, folds=None, stratify=True, seed=0, lambdas=None,
                    n_lambdas=20, lambda_min_ratio=0.01, similarity=0.0, ridge=0.0, intercept=True,
-                   loss_weighting="mtlcomb", tol=None, max_iter=5000, stop="gap", devices=None) -> CVResult:
+                   loss_weighting="mtlcomb", tol=None, max_iter=5000, stop="gap", devices=None,
+                   progress=False) -> CVResult:
     """K-fold cross-validation of the whole path, all folds in one compiled computation.
 
     Parameters
@@ -280,6 +284,7 @@ def cross_validate(data: MultiTaskData, *, n_folds=10, folds=None, stratify=True
     similarity, ridge, intercept, loss_weighting, tol, max_iter, stop : as in ``solve``
     devices : JAX devices to spread the folds over (default all local devices;
         the results do not depend on it)
+    progress : show a tqdm bar over the n_folds * n_lambdas solves
 
     Returns
     -------
@@ -307,9 +312,10 @@ def cross_validate(data: MultiTaskData, *, n_folds=10, folds=None, stratify=True
         sharding = jax.sharding.NamedSharding(jax.sharding.Mesh(np.array(used), ("folds",)),
                                               jax.sharding.PartitionSpec("folds"))
         train_w, test_w = jax.device_put(train_w, sharding), jax.device_put(test_w, sharding)
-    fold_lambdas, metric, loss, n_iter, converged = _cv_jit(
-        problem, train_w, test_w, grid, jnp.asarray(lambda_min_ratio, data.X.dtype), tol, max_iter,
-        intercept=bool(intercept), stop=stop, n_lambdas=L)
+    with progress_bar(K * L, "cross-validation", "solve", bool(progress)):
+        fold_lambdas, metric, loss, n_iter, converged = _cv_jit(
+            problem, train_w, test_w, grid, jnp.asarray(lambda_min_ratio, data.X.dtype), tol, max_iter,
+            intercept=bool(intercept), stop=stop, n_lambdas=L, progress=bool(progress))
     warn_if_not_converged(converged, n_iter, what="cross_validate")
     metric = np.asarray(metric)
     is_cls = np.asarray(data.is_classification)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 from sklearn.base import BaseEstimator
+from sklearn.utils.metaestimators import available_if
 
 from .cv import cross_validate
 from .data import CLASSIFICATION, REGRESSION, MultiTaskData
@@ -34,22 +35,49 @@ def _to_numpy(a):
     return a.to_numpy() if hasattr(a, "to_numpy") else np.asarray(a)
 
 
+def _is_task_list(X):
+    """A list/tuple of per-task 2-D arrays (a nested list of numbers is one 2-D X instead)."""
+    return isinstance(X, (list, tuple)) and len(X) > 0 and np.ndim(X[0]) == 2
+
+
+def _check_X(X, name="X"):
+    """A finite, real, dense 2-D float array (scikit-learn's checks and messages)."""
+    from sklearn.utils import check_array
+    return check_array(X, accept_sparse=False, dtype=[np.float64, np.float32], ensure_all_finite=True,
+                       input_name=name)
+
+
+def _check_y(y, name="y"):
+    if y is None:
+        raise ValueError(f"{name} is None: this estimator requires y to be passed, but the target y is None "
+                         "(pass the targets of every task).")
+    from sklearn.utils import check_array
+    # Labels may be strings; only numeric targets are checked for NaN and inf.
+    numeric = np.issubdtype(_to_numpy(y).dtype, np.number)
+    return check_array(y, ensure_2d=False, dtype=None, ensure_all_finite=numeric, input_name=name)
+
+
 class _Layout:
     """Remembers how fit's inputs were laid out so predict can answer in kind."""
 
     def __init__(self, X, y, tasks):
         self.feature_names = None
-        if isinstance(X, (list, tuple)):
+        if y is None:
+            _check_y(y)
+        if _is_task_list(X):
             self.kind = "lists"
             self.feature_names = getattr(X[0], "columns", None)
-            self.Xs = [_to_numpy(x) for x in X]
-            self.ys = [_to_numpy(t) for t in y]
+            if not isinstance(y, (list, tuple)) or len(y) != len(X):
+                raise ValueError(f"X is a list of {len(X)} per-task arrays, so y must be a list of as many "
+                                 "per-task target arrays.")
+            self.Xs = [_check_X(x, f"X[{t}]") for t, x in enumerate(X)]
+            self.ys = [_check_y(t_y, f"y[{t}]") for t, t_y in enumerate(y)]
             self.task_ids = None
             return
         self.feature_names = getattr(X, "columns", None)
-        X = _to_numpy(X)
+        X = _check_X(X)
         y_names = getattr(y, "columns", None)
-        y = _to_numpy(y)
+        y = _check_y(y)
         if tasks is not None:
             self.kind = "long"
             tasks = _to_numpy(tasks)
@@ -141,11 +169,11 @@ class MTLComb(BaseEstimator):
     def _rows_by_task(self, X, tasks):
         """[(task index, row indices or None, X block)] for the layout used in fit."""
         kind = self._layout.kind
-        if isinstance(X, (list, tuple)):
+        if _is_task_list(X):
             if len(X) != len(self.task_names_):
                 raise ValueError(f"X has {len(X)} task arrays but the model has {len(self.task_names_)} tasks.")
-            return [(t, None, _to_numpy(x)) for t, x in enumerate(X)]
-        X = _to_numpy(X)
+            return [(t, None, self._check_features(x, f"X[{t}]")) for t, x in enumerate(X)]
+        X = self._check_features(X)
         if tasks is not None:
             tasks = _to_numpy(tasks)
             ids = list(self._layout.task_ids) if kind == "long" else list(range(len(self.task_names_)))
@@ -158,10 +186,17 @@ class MTLComb(BaseEstimator):
             return out
         return [(t, None, X) for t in range(len(self.task_names_))]
 
+    def _check_features(self, X, name="X"):
+        X = _check_X(X, name)
+        if X.shape[1] != self.n_features_in_:
+            raise ValueError(f"{name} has {X.shape[1]} features, but {type(self).__name__} is expecting "
+                             f"{self.n_features_in_} features as input (the number it was fitted with).")
+        return X
+
     def _assemble(self, X, tasks, per_task):
         blocks = self._rows_by_task(X, tasks)
         results = [(t, rows, per_task(t, Xt)) for t, rows, Xt in blocks]
-        if isinstance(X, (list, tuple)):
+        if _is_task_list(X):
             return [r for _, _, r in results]
         if tasks is not None:
             out = np.empty(_to_numpy(X).shape[0], dtype=np.result_type(*[r.dtype for _, _, r in results]))
@@ -171,8 +206,20 @@ class MTLComb(BaseEstimator):
         stacked = np.column_stack([r for _, _, r in results])
         return stacked[:, 0] if stacked.shape[1] == 1 else stacked
 
+    def _has_classification_task(self):
+        # Fitted: whether a task is classification. Before fit only task_types
+        # can tell (inferred types are unknown until the targets are seen).
+        types = getattr(self, "task_types_", None) or self.task_types or ()
+        return CLASSIFICATION in types
+
+    @available_if(_has_classification_task)
     def decision_function(self, X, tasks=None):
-        """Linear scores per task (same layout rules as :meth:`predict`)."""
+        """Linear scores per task (same layout rules as :meth:`predict`).
+
+        Offered when the model has a classification task (for a regression-only
+        model the scores are :meth:`predict`'s values); before fit, only when
+        ``task_types`` names one.
+        """
         self._check_fitted()
         return self._assemble(X, tasks, lambda t, Xt: np.asarray(decision_function(self.result_, Xt, t)))
 
@@ -193,9 +240,11 @@ class MTLComb(BaseEstimator):
 
         return self._assemble(X, tasks, per_task)
 
+    @available_if(_has_classification_task)
     def predict_proba(self, X, task=0):
         """(n, 2) probabilities of (negative, positive) class for one classification task."""
         self._check_fitted()
+        X = self._check_features(X)
         t = self.task_names_.index(task) if isinstance(task, str) else int(task)
         if self.classes_[t] is None:
             raise ValueError(f"task {self.task_names_[t]!r} is a regression task; predict_proba applies to "
@@ -208,7 +257,7 @@ class MTLComb(BaseEstimator):
         from sklearn.metrics import accuracy_score, r2_score
         self._check_fitted()
         pred = self.predict(X, tasks)
-        if isinstance(X, (list, tuple)):
+        if _is_task_list(X):
             pairs = [(t, _to_numpy(y[t]), pred[t]) for t in range(len(pred))]
         elif tasks is not None:
             tasks, yv = _to_numpy(tasks), _to_numpy(y)
@@ -223,8 +272,14 @@ class MTLComb(BaseEstimator):
         return float(np.mean(scores))
 
     def __sklearn_tags__(self):
+        from sklearn.utils import RegressorTags
         tags = super().__sklearn_tags__()
+        # A 1-D y of real values is one regression task, so scikit-learn's regressor
+        # checks apply; a 2-D y is one task per column (multi-output).
         tags.estimator_type = "regressor"
+        tags.regressor_tags = RegressorTags()
+        tags.target_tags.required = True
+        tags.target_tags.multi_output = True
         return tags
 
 

@@ -16,6 +16,7 @@ import numpy as np
 from . import losses
 from .data import MultiTaskData
 from .penalties import row_norms
+from .progress import progress_bar, tick
 from .solver import (Problem, check_hyperparameters, check_stop, default_tol, initial_point,
                      make_problem, solve_problem, warn_if_not_converged)
 
@@ -117,13 +118,15 @@ jax.tree_util.register_dataclass(
     meta_fields=["task_names", "feature_names", "classes"])
 
 
-def scan_path(problem: Problem, lambdas, W0, b0, tol, max_iter, *, intercept, stop, per_lambda=None):
+def scan_path(problem: Problem, lambdas, W0, b0, tol, max_iter, *, intercept, stop, per_lambda=None,
+              progress=False):
     """Solve along ``lambdas`` (n_lambdas,) with warm starts; pure and traceable.
 
     ``per_lambda(fit)``, if given, maps each lambda's :class:`~mtlcomb_jax.solver.Fit`
     to what the scan stacks (cross-validation keeps only test metrics, not W).
     The ``"relative"`` rule restarts the step size at 1 for every lambda, as the
-    R package's path does; the certified rules carry it over.
+    R package's path does; the certified rules carry it over. With ``progress``
+    every finished lambda advances the open progress bar (see :mod:`.progress`).
     """
     per_lambda = per_lambda or (lambda fit: fit)
 
@@ -132,6 +135,8 @@ def scan_path(problem: Problem, lambdas, W0, b0, tol, max_iter, *, intercept, st
         fit, gamma_out = solve_problem(problem._replace(lam=lam), W, b, tol, max_iter,
                                        gamma0=gamma, intercept=intercept, stop=stop)
         carry_gamma = gamma if stop == "relative" else gamma_out
+        if progress:
+            tick(lam)
         return (fit.W, fit.intercept, carry_gamma), per_lambda(fit)
 
     gamma0 = jnp.ones((), W0.dtype)
@@ -139,9 +144,10 @@ def scan_path(problem: Problem, lambdas, W0, b0, tol, max_iter, *, intercept, st
     return stacked
 
 
-@partial(jax.jit, static_argnames=("intercept", "stop"))
-def _path_jit(problem, lambdas, W0, b0, tol, max_iter, *, intercept, stop):
-    return scan_path(problem, lambdas, W0, b0, tol, max_iter, intercept=intercept, stop=stop)
+@partial(jax.jit, static_argnames=("intercept", "stop", "progress"))
+def _path_jit(problem, lambdas, W0, b0, tol, max_iter, *, intercept, stop, progress=False):
+    return scan_path(problem, lambdas, W0, b0, tol, max_iter, intercept=intercept, stop=stop,
+                     progress=progress)
 
 
 @partial(jax.jit, static_argnames=("intercept", "n_lambdas"))
@@ -172,7 +178,7 @@ def fit_path(data: MultiTaskData, lambdas=None, *, n_lambdas=20, lambda_min_rati
     similarity, ridge, intercept, loss_weighting, tol, max_iter, stop : as in
         :func:`~mtlcomb_jax.solver.solve`
     W_init : optional (n_features, n_tasks) start for the first lambda
-    progress : show a tqdm bar (runs the lambdas one compiled solve at a time)
+    progress : show a tqdm bar advancing per lambda (the path stays one compiled scan)
 
     Returns
     -------
@@ -189,21 +195,10 @@ def fit_path(data: MultiTaskData, lambdas=None, *, n_lambdas=20, lambda_min_rati
     tol = default_tol(stop, data.X.dtype) if tol is None else tol
     problem = make_problem(data, 0.0, similarity, ridge, loss_weighting)
     W0, b0 = initial_point(data, W_init, None)
-    if progress:
-        fits = _path_with_progress(problem, lambdas, W0, b0, tol, max_iter, intercept, stop)
-    else:
-        fits = _path_jit(problem, lambdas, W0, b0, tol, max_iter, intercept=intercept, stop=stop)
+    with progress_bar(int(lambdas.shape[0]), "path", "lambda", bool(progress)):
+        fits = _path_jit(problem, lambdas, W0, b0, tol, max_iter, intercept=intercept, stop=stop,
+                         progress=bool(progress))
     warn_if_not_converged(fits.converged, fits.n_iter, what="fit_path")
     return PathResult(lambdas=lambdas, **fits._asdict(), is_classification=data.is_classification,
                       task_names=data.task_names, feature_names=data.feature_names, classes=data.classes)
 
-
-def _path_with_progress(problem, lambdas, W0, b0, tol, max_iter, intercept, stop):
-    """The same path, one compiled one-lambda scan per lambda, with a tqdm bar."""
-    from tqdm.auto import tqdm
-    pieces, W, b = [], W0, b0
-    for lam in tqdm(list(lambdas), desc="path", unit="lambda"):
-        fit = _path_jit(problem, jnp.reshape(lam, (1,)), W, b, tol, max_iter, intercept=intercept, stop=stop)
-        W, b = fit.W[0], fit.intercept[0]
-        pieces.append(fit)
-    return jax.tree.map(lambda *xs: jnp.concatenate(xs), *pieces)

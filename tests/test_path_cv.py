@@ -35,11 +35,22 @@ def test_lambda_max_gives_the_zero_solution():
         assert np.any(np.asarray(mc.solve(data, lam * 0.95, intercept=intercept).W) != 0)
 
 
-def test_path_with_progress_matches_scan(tutorial):
+def test_path_with_progress_matches_scan_and_counts_lambdas(tutorial, capsys):
     data, raw = tutorial
     a = mc.fit_path(data, n_lambdas=4, intercept=False, stop="relative", tol=1e-10)
     b = mc.fit_path(data, n_lambdas=4, intercept=False, stop="relative", tol=1e-10, progress=True)
-    np.testing.assert_allclose(np.asarray(a.W), np.asarray(b.W), atol=1e-10)
+    np.testing.assert_array_equal(np.asarray(a.W), np.asarray(b.W))
+    assert "4/4" in capsys.readouterr().err
+
+
+def test_cv_progress_counts_every_fold_and_lambda(capsys):
+    Xs, ys, types, _ = simulate(n_tasks=3, n=40, p=10, n_cls=1)
+    data = mc.MultiTaskData.from_tasks(Xs, ys, types)
+    quiet = mc.cross_validate(data, n_folds=3, n_lambdas=5)
+    loud = mc.cross_validate(data, n_folds=3, n_lambdas=5, progress=True)
+    np.testing.assert_array_equal(quiet.task_metric, loud.task_metric)
+    err = capsys.readouterr().err
+    assert "15/15" in err and "16/15" not in err
 
 
 @pytest.mark.parametrize("lambdas, message", [

@@ -1,0 +1,52 @@
+"""Progress bars for compiled paths and cross-validation.
+
+The path and the folds stay one compiled computation: each finished lambda
+calls ``jax.debug.callback(advance, lam)`` from inside the scan, and ``advance``
+moves whichever tqdm bar is open in :func:`progress_bar`. Under ``vmap``
+(cross-validation) JAX runs the callback once per fold, so a CV bar counts
+``n_folds * n_lambdas`` solves. The callback is a module-level function, so
+the compiled program does not depend on the bar object and is cached across
+calls; programs with and without the callback are compiled separately
+(``progress`` is a static argument).
+"""
+from __future__ import annotations
+
+import contextlib
+
+import jax
+import numpy as np
+
+_open_bars = []
+
+
+def advance(done):
+    """Move the innermost open bar by ``done.size`` units; a no-op when none is open."""
+    if _open_bars:
+        _open_bars[-1].update(int(np.size(done)))
+
+
+def tick(done):
+    """Traced code calls this with one value per finished unit (e.g. the lambda just solved).
+
+    Passing a value that is batched under ``vmap`` is what makes every fold
+    count: JAX hands the callback either one value per fold or all of them.
+    """
+    jax.debug.callback(advance, done)
+
+
+@contextlib.contextmanager
+def progress_bar(total, desc, unit, enabled):
+    """Open a tqdm bar of ``total`` units while the body runs (nothing when not ``enabled``)."""
+    if not enabled:
+        yield
+        return
+    from tqdm.auto import tqdm
+    bar = tqdm(total=total, desc=desc, unit=unit)
+    _open_bars.append(bar)
+    try:
+        yield
+    finally:
+        # Callbacks may run asynchronously; wait for all of them before closing.
+        jax.effects_barrier()
+        _open_bars.remove(bar)
+        bar.close()
