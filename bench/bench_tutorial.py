@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import pathlib
 import sys
-import time
 
 import jax
 
@@ -22,22 +21,10 @@ jax.config.update("jax_enable_x64", True)
 import numpy as np  # noqa: E402
 
 import mtlcomb_jax as mc  # noqa: E402
+from mtlcomb_jax.benchmarking import timed  # noqa: E402
 
 R_PATH_SECONDS, R_CV_SECONDS = 8.1, 16.5
 FIXTURE = pathlib.Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "tutorial.npz"
-
-
-def timed(fn, repeats):
-    t0 = time.perf_counter()
-    out = fn()
-    first = time.perf_counter() - t0
-    runs = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        runs.append(time.perf_counter() - t0)
-    run = float(np.median(runs))
-    return out, max(first - run, 0.0), run
 
 
 def main():

@@ -1,4 +1,13 @@
-"""The ``mtlcomb-jax`` command line (also ``python -m mtlcomb_jax``)."""
+"""The ``mtlcomb-jax`` command line (also ``python -m mtlcomb_jax``).
+
+    mtlcomb-jax demo [--quick] [--out DIR]
+    mtlcomb-jax fit DATA... --target-col COL [--task-col COL] [--classification T1,T2] [--out DIR]
+    mtlcomb-jax cv  DATA... (the same inputs as fit)
+    mtlcomb-jax predict MODEL DATA [--task-col COL] [--out FILE]
+    mtlcomb-jax bench [--quick]
+
+Errors in the user's input print one line and exit with status 2.
+"""
 from __future__ import annotations
 
 import argparse
@@ -10,84 +19,341 @@ import time
 import numpy as np
 
 
-def _demo(args):
+def _setup_jax(float32=False):
     import jax
-    jax.config.update("jax_enable_x64", True)
+    jax.config.update("jax_enable_x64", not float32)
+
+
+def _plots_wanted(args):
+    if getattr(args, "no_plots", False):
+        return False
+    try:
+        import matplotlib
+    except ImportError:
+        print("matplotlib is not installed: skipping plots (pip install 'mtlcomb_jax[plot]')", file=sys.stderr)
+        return False
+    matplotlib.use("Agg")
+    return True
+
+
+def _save_figure(fig, path):
+    import matplotlib.pyplot as plt
+    fig.savefig(path, dpi=120, bbox_inches="tight")
+    plt.close(fig)
+
+
+def _selected(W):
+    return np.flatnonzero(np.abs(np.asarray(W)).sum(axis=1) > 0)
+
+
+# -- demo ---------------------------------------------------------------------------------------
+def _demo(args):
+    _setup_jax()
     import mtlcomb_jax as mc
-    from mtlcomb_jax.simulate import simulate_mixed_tasks
+    from mtlcomb_jax.cv import masked_auc
+    from mtlcomb_jax.simulate import simulate_mixed_tasks, simulate_test_targets
 
     size = dict(n_features=100, n_true=10, n_samples=100) if args.quick else \
         dict(n_features=500, n_true=50, n_samples=200)
     n_lambdas, n_folds = (10, 3) if args.quick else (30, 5)
-    train = simulate_mixed_tasks(**size, seed=args.seed)
-    Xs, ys, types, W_true = train
-    test_Xs, test_ys, _, _ = _test_data(size, W_true, args.seed + 1)
+    Xs, ys, types, W_true = simulate_mixed_tasks(**size, seed=args.seed)
+    test_Xs, test_ys = simulate_test_targets(W_true, types, n_samples=size["n_samples"], seed=args.seed + 1)
     data = mc.MultiTaskData.from_tasks(Xs, ys, types)
     print(f"demo: {len(types)} tasks ({types.count('regression')} regression, "
           f"{types.count('classification')} classification), n={size['n_samples']} each, "
           f"p={size['n_features']}, {size['n_true']} true features shared by all tasks")
 
     t0 = time.perf_counter()
-    cv = mc.cross_validate(data, n_folds=n_folds, n_lambdas=n_lambdas, lambda_min_ratio=0.05, seed=args.seed)
+    cv = mc.cross_validate(data, n_folds=n_folds, n_lambdas=n_lambdas, lambda_min_ratio=0.05, seed=args.seed,
+                           progress=not args.no_progress)
     t_cv = time.perf_counter() - t0
     lam = cv.lambda_weighted_min
     t0 = time.perf_counter()
-    grid = [v for v in cv.lambdas if v > lam] + [lam]
-    path = mc.fit_path(data, grid)
-    result = mc.solve(data, lam, W_init=path.W[-1], b_init=path.intercept[-1])
+    path = mc.fit_path(data, [v for v in cv.lambdas if v > lam] + [lam])
+    result = _path_point(path, -1)
     t_fit = time.perf_counter() - t0
 
-    selected = np.flatnonzero(np.abs(np.asarray(result.W)).sum(axis=1) > 0)
+    selected = _selected(result.W)
     truth = np.flatnonzero(np.abs(W_true).sum(axis=1) > 0)
     hits = np.intersect1d(selected, truth).size
-    precision = hits / max(selected.size, 1)
-    recall = hits / truth.size
+    precision, recall = hits / max(selected.size, 1), hits / truth.size
     per_task = []
     for t, kind in enumerate(types):
         pred = np.asarray(mc.predict(result, test_Xs[t], t))
+        y = test_ys[t]
         if kind == "regression":
-            y = test_ys[t]
-            per_task.append(("R2", 1 - np.sum((y - pred) ** 2) / np.sum((y - y.mean()) ** 2)))
+            per_task.append(("R2", float(1 - np.sum((y - pred) ** 2) / np.sum((y - y.mean()) ** 2))))
         else:
-            per_task.append(("AUC", float(mc.cv.masked_auc(pred, test_ys[t], np.ones(pred.size, bool)))))
-    print(f"cross-validation: {n_folds} folds x {n_lambdas} lambdas in {t_cv:.2f} s "
-          f"(compile included); selected lambda {lam:.4g}")
-    print(f"final fit: {t_fit:.2f} s")
+            per_task.append(("AUC", float(masked_auc(pred, y, np.ones(pred.size, bool)))))
+    print(f"cross-validation: {n_folds} folds x {n_lambdas} lambdas in {t_cv:.2f} s (compile included); "
+          f"selected lambda {lam:.4g} (lambda_weighted_min)")
+    print(f"final path to the selected lambda: {t_fit:.2f} s")
     print(f"selected {selected.size} features: precision {precision:.2f}, recall {recall:.2f}")
     print(f"{'task':>6} {'type':>15} {'metric':>6} {'test':>7}")
     for t, (name, value) in enumerate(per_task):
         print(f"{t:>6} {types[t]:>15} {name:>6} {value:7.3f}")
+    out = _out_dir(args.out)
     report = dict(lambda_selected=lam, n_selected=int(selected.size), precision=precision, recall=recall,
-                  test_metric=[{"task": t, "metric": m, "value": float(v)} for t, (m, v) in enumerate(per_task)],
-                  seconds_cv=t_cv, seconds_fit=t_fit, quick=bool(args.quick))
-    out = pathlib.Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "report.json").write_text(json.dumps(report, indent=2))
-    mc.save_model(result, out / "model.npz")
-    print(f"wrote {out / 'report.json'} and {out / 'model.npz'}")
+                  test_metric=[{"task": t, "metric": m, "value": v} for t, (m, v) in enumerate(per_task)],
+                  seconds_cv=t_cv, seconds_fit=t_fit, quick=bool(args.quick), seed=args.seed)
+    _write_outputs(out, report, result, path=path, cv=cv, plots=_plots_wanted(args))
     return 0
 
 
-def _test_data(size, W_true, seed):
-    """Independent test samples from the same coefficients."""
-    from mtlcomb_jax.simulate import simulate_mixed_tasks
-    rng = np.random.default_rng(seed)
-    Xs, ys, types, _ = simulate_mixed_tasks(**size, seed=seed)
-    out = []
-    for t, X in enumerate(Xs):
-        z = X @ W_true[:, t] + 0.5 * rng.normal(size=X.shape[0]) * np.linalg.norm(W_true[:, t]) / np.sqrt(size["n_true"])
-        out.append(np.where(z > 0, 1.0, -1.0) if types[t] == "classification" else z)
-    return Xs, out, types, W_true
+def _path_point(path, index):
+    """The SolveResult at one lambda of a path."""
+    from mtlcomb_jax.solver import SolveResult
+    arrays = {name: getattr(path, name)[index] for name in
+              ("W", "intercept", "objective", "n_iter", "converged", "dual_gap", "kkt_residual")}
+    return SolveResult(**arrays, lam=path.lambdas[index], is_classification=path.is_classification,
+                       task_names=path.task_names, feature_names=path.feature_names, classes=path.classes)
+
+
+def _out_dir(out):
+    out = pathlib.Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    return out
+
+
+def _write_outputs(out, report, result, *, path=None, cv=None, plots=True):
+    """coefficients.csv, selected_features.csv, model.npz, report.json, and plots/tables when given."""
+    import mtlcomb_jax as mc
+    written = []
+    try:
+        from mtlcomb_jax.tables import coefficient_table, cv_table
+        coefs = coefficient_table(result)
+        coefs.to_csv(out / "coefficients.csv")
+        norms = np.linalg.norm(coefs.to_numpy(), axis=1)
+        order = [j for j in np.argsort(-norms) if norms[j] > 0]
+        coefs.iloc[order].assign(row_norm=norms[order])[["row_norm"]].to_csv(out / "selected_features.csv")
+        written += ["coefficients.csv", "selected_features.csv"]
+        if cv is not None:
+            cv_table(cv).to_csv(out / "cv.csv", index=False)
+            written.append("cv.csv")
+    except ImportError:
+        print("pandas is not installed: skipping the CSV tables (pip install 'mtlcomb_jax[io]')", file=sys.stderr)
+    mc.save_model(result, out / "model.npz")
+    (out / "report.json").write_text(json.dumps(report, indent=2, default=float))
+    written += ["model.npz", "report.json"]
+    if plots:
+        from mtlcomb_jax import plotting
+        if path is not None:
+            _save_figure(plotting.plot_path(path, selected_lambda=float(result.lam)), out / "path.png")
+            written.append("path.png")
+        if cv is not None:
+            _save_figure(plotting.plot_cv(cv), out / "cv_curves.png")
+            written.append("cv_curves.png")
+        _save_figure(plotting.plot_coefficients(result), out / "coefficients.png")
+        written.append("coefficients.png")
+    print(f"wrote into {out}/: {', '.join(written)}")
+
+
+# -- fit / cv from files -------------------------------------------------------------------------
+def _read(args):
+    from mtlcomb_jax.tables import read_tasks
+    classification = None if args.classification is None else \
+        [t.strip() for t in args.classification.split(",") if t.strip()]
+    features = None if args.features is None else [c.strip() for c in args.features.split(",") if c.strip()]
+    data, info = read_tasks(args.data, target_col=args.target_col, task_col=args.task_col,
+                            feature_cols=features, classification=classification)
+    how = "given" if classification is not None else "inferred: two distinct values = classification"
+    print(f"read {data.n_tasks} tasks, {info['features']} features ({how}):")
+    for name, kind in info["task_types"].items():
+        print(f"  {name:<24} {kind:<15} n={info['n_samples'][name]}")
+    if info["dropped"]:
+        print(f"dropped {info['dropped']} rows with a missing target")
+    return data, info
+
+
+def _solver_options(args):
+    return dict(similarity=args.similarity, ridge=args.ridge, intercept=not args.no_intercept)
+
+
+def _fit(args):
+    _setup_jax(args.float32)
+    import mtlcomb_jax as mc
+    data, info = _read(args)
+    options = _solver_options(args)
+    t0 = time.perf_counter()
+    if args.lam is None:
+        path = mc.fit_path(data, n_lambdas=args.n_lambdas, lambda_min_ratio=args.lambda_min_ratio,
+                           progress=not args.no_progress, **options)
+    else:
+        grid = mc.lambda_grid(data, n_lambdas=args.n_lambdas, lambda_min_ratio=args.lambda_min_ratio,
+                              intercept=options["intercept"])
+        path = mc.fit_path(data, [v for v in np.asarray(grid) if v > args.lam] + [args.lam],
+                           progress=not args.no_progress, **options)
+    seconds = time.perf_counter() - t0
+    result = _path_point(path, -1)
+    n_sel = path.n_selected()
+    print(f"path of {len(n_sel)} lambdas in {seconds:.2f} s; at lambda {float(result.lam):.4g}: "
+          f"{n_sel[-1]} features selected" + ("" if args.lam is not None else
+                                              " (the smallest lambda; choose one with --lam or run cv)"))
+    report = dict(command="fit", lam=float(result.lam), n_selected=int(n_sel[-1]), task_types=info["task_types"],
+                  path=[{"lambda": float(lam), "n_selected": int(k)} for lam, k in zip(path.lambdas, n_sel)],
+                  seconds=seconds, **options)
+    _write_outputs(_out_dir(args.out), report, result, path=path, plots=_plots_wanted(args))
+    return 0
+
+
+def _cv(args):
+    _setup_jax(args.float32)
+    import mtlcomb_jax as mc
+    data, info = _read(args)
+    options = _solver_options(args)
+    t0 = time.perf_counter()
+    cv = mc.cross_validate(data, n_folds=args.n_folds, n_lambdas=args.n_lambdas, seed=args.seed,
+                           lambda_min_ratio=args.lambda_min_ratio, progress=not args.no_progress, **options)
+    lam = getattr(cv, f"lambda_{args.selection}")
+    if lam is None:
+        raise ValueError(f"--selection {args.selection} needs tasks of that type; this data has none.")
+    path = mc.fit_path(data, [v for v in cv.lambdas if v > lam] + [lam], **options)
+    seconds = time.perf_counter() - t0
+    result = _path_point(path, -1)
+    n_selected = int(_selected(result.W).size)
+    print(f"{cv.n_folds}-fold CV over {cv.lambdas.size} lambdas and the final fit in {seconds:.2f} s")
+    for rule in ("regression_min", "classification_min", "weighted_min", "weighted_1se"):
+        value = getattr(cv, f"lambda_{rule}")
+        if value is not None:
+            print(f"  lambda_{rule:<20} {value:.4g}{'  <- used' if rule == args.selection else ''}")
+    print(f"selected {n_selected} features at lambda {lam:.4g}")
+    report = dict(command="cv", selection=args.selection, lam=lam, n_selected=n_selected,
+                  task_types=info["task_types"], n_folds=cv.n_folds, seconds=seconds,
+                  lambdas={rule: getattr(cv, f"lambda_{rule}") for rule in
+                           ("regression_min", "classification_min", "weighted_min", "regression_1se",
+                            "classification_1se", "weighted_1se")}, **options)
+    _write_outputs(_out_dir(args.out), report, result, path=path, cv=cv, plots=_plots_wanted(args))
+    return 0
+
+
+# -- predict -------------------------------------------------------------------------------------
+def _predict(args):
+    _setup_jax()
+    import pandas as pd
+
+    import mtlcomb_jax as mc
+    from mtlcomb_jax.tables import read_table
+    model_path = pathlib.Path(args.model)
+    if not model_path.exists():
+        raise ValueError(f"model file {str(model_path)!r} does not exist; write one with `mtlcomb-jax fit` or `cv`.")
+    model = mc.load_model(model_path)
+    if isinstance(model, mc.PathResult):
+        raise ValueError("predict needs a model at one lambda (model.npz from fit or cv), not a whole path.")
+    df = read_table(args.data)
+    features = list(model.feature_names)
+    missing = [c for c in features if c not in df.columns]
+    if missing:
+        raise ValueError(f"{args.data} lacks {len(missing)} of the model's feature columns, e.g. {missing[:5]}.")
+    X = df[features].to_numpy(dtype=float)
+    tasks = list(model.task_names)
+    if args.task_col is None:
+        pred = np.asarray(mc.predict(model, X))
+        out = pd.DataFrame(pred, columns=tasks, index=df.index)
+    else:
+        if args.task_col not in df.columns:
+            raise ValueError(f"--task-col={args.task_col!r} is not a column of {args.data}.")
+        row_tasks = df[args.task_col].astype(str).to_numpy()
+        unknown = sorted(set(row_tasks) - set(tasks))
+        if unknown:
+            raise ValueError(f"{args.data} has rows of tasks {unknown[:5]} the model was not fitted on ({tasks}).")
+        pred = np.empty(len(df))
+        for t, name in enumerate(tasks):
+            rows = row_tasks == name
+            if rows.any():
+                pred[rows] = np.asarray(mc.predict(model, X[rows], t))
+        out = pd.DataFrame({args.task_col: row_tasks, "prediction": pred}, index=df.index)
+    if args.out is None:
+        out.to_csv(sys.stdout, index=False)
+    else:
+        out.to_csv(args.out, index=False)
+        print(f"wrote {len(out)} predictions to {args.out} (classification tasks: P(positive class) "
+              f"= P({', '.join(str(c[1]) for c in model.classes if c is not None) or '-'}))")
+    return 0
+
+
+# -- bench ---------------------------------------------------------------------------------------
+def _bench(args):
+    _setup_jax()
+    from mtlcomb_jax.benchmarking import tutorial_shaped_workloads
+    header, rows = tutorial_shaped_workloads(quick=args.quick, repeats=args.repeats)
+    print(f"# {header['shape']}, {header['n_devices']} {header['device']} device(s), {header['dtype']}, "
+          f"median of {header['repeats']} runs")
+    print(f"{'workload':<24} {'compile s':>10} {'run s':>8}")
+    for row in rows:
+        print(f"{row['workload']:<24} {row['compile_s']:>10.2f} {row['run_s']:>8.3f}")
+    return 0
+
+
+# -- parser ----------------------------------------------------------------------------------------
+def _add_data_arguments(parser):
+    parser.add_argument("data", nargs="+", help="one long-format file (with --task-col) or one file per task "
+                                                "(.csv, .tsv or .parquet)")
+    parser.add_argument("--target-col", required=True, help="column holding each sample's target")
+    parser.add_argument("--task-col", help="column holding each row's task (long format)")
+    parser.add_argument("--features", help="comma-separated feature columns (default: every other column)")
+    parser.add_argument("--classification", help="comma-separated names of the classification tasks "
+                                                 "(default: inferred, two distinct values = classification)")
+    parser.add_argument("--similarity", type=float, default=0.0, help="similarity penalty (R's C)")
+    parser.add_argument("--ridge", type=float, default=0.0, help="ridge penalty (R's C2)")
+    parser.add_argument("--no-intercept", action="store_true", help="fit without per-task intercepts")
+    parser.add_argument("--n-lambdas", type=int, default=30, help="number of lambdas on the path")
+    parser.add_argument("--lambda-min-ratio", type=float, default=0.01, help="smallest lambda / lambda_max")
+    parser.add_argument("--float32", action="store_true", help="compute in float32 (default float64)")
+    _add_output_arguments(parser)
+
+
+def _add_output_arguments(parser, default_out="mtlcomb_out"):
+    parser.add_argument("--out", default=default_out, help="output folder")
+    parser.add_argument("--no-plots", action="store_true", help="do not draw the PNG figures")
+    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
 def build_parser():
-    parser = argparse.ArgumentParser(prog="mtlcomb-jax", description="MTLComb multi-task learning in JAX.")
+    parser = argparse.ArgumentParser(prog="mtlcomb-jax", description="MTLComb multi-task learning in JAX: "
+                                     "joint feature selection across regression and classification tasks.")
     sub = parser.add_subparsers(dest="command", required=True)
-    demo = sub.add_parser("demo", help="simulate the paper's design, cross-validate, fit and report")
+
+    demo = sub.add_parser("demo", help="simulate the paper's design, cross-validate, fit and report",
+                          description="Simulate 10 regression + 10 classification tasks sharing 50 true "
+                                      "features (p=500, n=200 each), cross-validate the path, fit at the "
+                                      "selected lambda and report selection accuracy and test performance.")
     demo.add_argument("--quick", action="store_true", help="a small problem that runs in seconds (for CI)")
-    demo.add_argument("--out", default="demo_out", help="folder for the JSON report and the model")
     demo.add_argument("--seed", type=int, default=0, help="random seed (the demo is reproducible)")
+    _add_output_arguments(demo, "demo_out")
     demo.set_defaults(run=_demo)
+
+    fit = sub.add_parser("fit", help="fit the path (or one lambda) to tabular data",
+                         description="Fit the regularization path down to --lam (default: the whole path) "
+                                     "and write the coefficients at its last lambda.")
+    _add_data_arguments(fit)
+    fit.add_argument("--lam", type=float, help="lambda to stop the path at and report (default: the smallest)")
+    fit.set_defaults(run=_fit)
+
+    cv = sub.add_parser("cv", help="cross-validate, select lambda and fit",
+                        description="K-fold cross-validation over the path, lambda selection, and the fit "
+                                    "at the selected lambda.")
+    _add_data_arguments(cv)
+    cv.add_argument("--n-folds", type=int, default=10, help="number of folds")
+    cv.add_argument("--seed", type=int, default=0, help="seed of the fold split")
+    cv.add_argument("--selection", default="weighted_min",
+                    choices=["weighted_min", "regression_min", "classification_min", "weighted_1se",
+                             "regression_1se", "classification_1se"], help="lambda selection rule")
+    cv.set_defaults(run=_cv)
+
+    predict = sub.add_parser("predict", help="apply a saved model to a new file",
+                             description="Predict with model.npz (from fit or cv): regression values and "
+                                         "P(positive class) for classification tasks.")
+    predict.add_argument("model", help="model.npz written by fit or cv")
+    predict.add_argument("data", help="file with the model's feature columns (.csv, .tsv or .parquet)")
+    predict.add_argument("--task-col", help="predict each row for the task named in this column "
+                                            "(default: every task for every row, one column per task)")
+    predict.add_argument("--out", help="output CSV (default: standard output)")
+    predict.set_defaults(run=_predict)
+
+    bench = sub.add_parser("bench", help="time the R-tutorial-shaped path and CV on this machine's JAX device")
+    bench.add_argument("--quick", action="store_true", help="a tiny size (seconds)")
+    bench.add_argument("--repeats", type=int, default=5, help="timed runs after the compiling one")
+    bench.set_defaults(run=_bench)
     return parser
 
 
@@ -95,8 +361,9 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     try:
         return args.run(args)
-    except (ValueError, OSError) as err:       # one clear message, no traceback
-        print(f"mtlcomb-jax {args.command}: error: {err}", file=sys.stderr)
+    except (ValueError, OSError, KeyError) as err:       # one clear message, no traceback
+        message = err.args[0] if isinstance(err, KeyError) and err.args else err
+        print(f"mtlcomb-jax {args.command}: error: {message}", file=sys.stderr)
         return 2
 
 
