@@ -2,23 +2,32 @@
 tasks with joint L2,1 feature selection) in JAX.
 
 The public names are listed in ``__all__``; the scikit-learn estimators
-``MTLComb`` and ``MTLCombCV`` load scikit-learn only when first used.
+``MTLComb`` and ``MTLCombCV`` load scikit-learn, and the ``plot_*`` functions
+matplotlib, only when first used.
 """
 from .cv import CVResult, cross_validate, make_folds
 from .data import MultiTaskData
 from .path import PathResult, fit_path, lambda_grid, lambda_max
 from .prediction import decision_function, load_model, predict, save_model
 from .solver import ConvergenceWarning, SolveResult, solve
+from .stability import StabilityResult, stability_selection
+from .tuning import TuningResult, tune_hyperparameters
 
 __version__ = "0.1.0"
 
 __all__ = ["MultiTaskData", "solve", "SolveResult", "ConvergenceWarning", "fit_path", "PathResult",
            "lambda_max", "lambda_grid", "cross_validate", "CVResult", "make_folds", "predict",
-           "decision_function", "save_model", "load_model", "MTLComb", "MTLCombCV"]
+           "decision_function", "save_model", "load_model", "stability_selection", "StabilityResult",
+           "tune_hyperparameters", "TuningResult", "MTLComb", "MTLCombCV", "plot_path", "plot_cv",
+           "plot_coefficients", "plot_stability"]
+
+_LAZY = {"MTLComb": "estimator", "MTLCombCV": "estimator",        # scikit-learn
+         "plot_path": "plotting", "plot_cv": "plotting",            # matplotlib
+         "plot_coefficients": "plotting", "plot_stability": "plotting"}
 
 
 def __getattr__(name):
-    if name in ("MTLComb", "MTLCombCV"):
-        from . import estimator
-        return getattr(estimator, name)
+    if name in _LAZY:
+        import importlib
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
     raise AttributeError(f"module 'mtlcomb_jax' has no attribute {name!r}")

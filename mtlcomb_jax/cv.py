@@ -18,6 +18,7 @@ import numpy as np
 from . import losses
 from .data import MultiTaskData
 from .progress import progress_bar
+from .sharding import shard_leading_axis
 from .path import check_grid_args, check_lambdas, log_grid, lambda_max_problem, scan_path
 from .solver import check_hyperparameters, check_stop, default_tol, make_problem, warn_if_not_converged
 
@@ -257,13 +258,6 @@ class CVResult:
     lambda_weighted_1se = property(lambda self: self._weighted(True))
 
 
-def _fold_devices(devices, n_folds):
-    """The largest number of the given devices that divides n_folds, at least 1."""
-    devices = list(jax.local_devices() if devices is None else devices)
-    count = max(d for d in range(1, len(devices) + 1) if n_folds % d == 0)
-    return devices[:count]
-
-
 def cross_validate(data: MultiTaskData, *, n_folds=10, folds=None, stratify=True, seed=0, lambdas=None,
                    n_lambdas=20, lambda_min_ratio=0.01, similarity=0.0, ridge=0.0, intercept=True,
                    loss_weighting="mtlcomb", tol=None, max_iter=5000, stop="gap", devices=None,
@@ -307,11 +301,7 @@ def cross_validate(data: MultiTaskData, *, n_folds=10, folds=None, stratify=True
     tol = default_tol(stop, data.X.dtype) if tol is None else tol
     problem = make_problem(data, 0.0, similarity, ridge, loss_weighting)
     train_w, test_w = fold_weights(data, fold_ids, K)
-    used = _fold_devices(devices, K)
-    if len(used) > 1:
-        sharding = jax.sharding.NamedSharding(jax.sharding.Mesh(np.array(used), ("folds",)),
-                                              jax.sharding.PartitionSpec("folds"))
-        train_w, test_w = jax.device_put(train_w, sharding), jax.device_put(test_w, sharding)
+    train_w, test_w = shard_leading_axis((train_w, test_w), devices, K)
     with progress_bar(K * L, "cross-validation", "solve", bool(progress)):
         fold_lambdas, metric, loss, n_iter, converged = _cv_jit(
             problem, train_w, test_w, grid, jnp.asarray(lambda_min_ratio, data.X.dtype), tol, max_iter,

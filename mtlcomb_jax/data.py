@@ -96,6 +96,23 @@ class MultiTaskData:
         totals = weights.sum(axis=1, keepdims=True)
         return dataclasses.replace(self, weights=weights / jnp.where(totals > 0, totals, 1.0))
 
+    def replace(self, **changes) -> "MultiTaskData":
+        """A copy with some array fields replaced (no validation, so it works on traced values).
+
+        Meant for differentiating through a solve, e.g.
+        ``jax.grad(lambda X: f(mc.solve(data.replace(X=X), lam)))(data.X)``;
+        the new arrays must keep the old shapes. ``weights`` are used as given
+        (already normalised per task, 0 on padding).
+        """
+        for name, value in changes.items():
+            old = getattr(self, name, None)
+            if name not in ("X", "y", "weights") or old is None:
+                raise ValueError(f"replace() takes X, y or weights; got {name!r}. Build new data with "
+                                 "from_tasks or from_outcomes for anything else.")
+            if jnp.shape(value) != old.shape:
+                raise ValueError(f"replace({name}=...) has shape {jnp.shape(value)}; it must keep {old.shape}.")
+        return dataclasses.replace(self, **changes)
+
     # -- builders -------------------------------------------------------------
     @classmethod
     def from_tasks(cls, Xs: Sequence, ys: Sequence, task_types, *, sample_weights=None,

@@ -119,3 +119,32 @@ def plot_coefficients(result, *, max_features=40, ax=None):
     fig.colorbar(image, ax=ax, label="coefficient")
     fig.tight_layout()
     return fig
+
+
+def plot_stability(result, *, ax=None, n_labels=10):
+    """Stability paths: each feature's selection frequency against log10 lambda.
+
+    Features in the stable set are drawn in colour (the most stable labelled),
+    the rest in grey; the threshold is a dashed line.
+    """
+    fig, ax = _axes(ax, (7, 4.5))
+    log_lam = np.log10(result.lambdas)
+    stable = set(int(j) for j in result.selected)
+    for j in np.flatnonzero(result.probabilities > 0):
+        if j not in stable:
+            ax.plot(log_lam, result.frequencies[:, j], color="0.75", lw=0.8)
+    names = _feature_labels(result.feature_names, result.frequencies.shape[1])
+    for rank, j in enumerate(result.selected):
+        ax.plot(log_lam, result.frequencies[:, j], lw=1.4)
+        if rank < n_labels:
+            ax.annotate(names[j], (log_lam[-1], result.frequencies[-1, j]), fontsize=7, xytext=(3, 0),
+                        textcoords="offset points", va="center")
+    ax.axhline(result.threshold, color="k", ls="--", lw=1, label=f"threshold {result.threshold:g}")
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_xlabel("log10 lambda")
+    ax.set_ylabel("selection frequency")
+    ax.set_title(f"Stability selection: {len(result.selected)} stable features "
+                 f"({result.n_subsamples} subsamples)")
+    ax.invert_xaxis()
+    ax.legend(loc="lower left", fontsize=8)
+    return fig

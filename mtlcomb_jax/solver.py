@@ -49,6 +49,7 @@ import numpy as np
 
 from . import losses
 from .data import MultiTaskData
+from .implicit import make_differentiable
 from .penalties import l21_norm, prox_l21, quadratic_penalty, quadratic_penalty_grad, row_norms
 
 STOP_RULES = ("gap", "kkt", "relative")
@@ -363,9 +364,13 @@ def solve_problem(problem: Problem, W0, b0, tol, max_iter, gamma0=1.0, *, interc
     return result, state.gamma
 
 
+#: solve_problem with reverse-mode derivatives by implicit differentiation (see implicit.py).
+differentiable_solve_problem = make_differentiable(solve_problem)
+
+
 @partial(jax.jit, static_argnames=("intercept", "stop"))
 def _solve_jit(problem, W0, b0, tol, max_iter, *, intercept, stop):
-    return solve_problem(problem, W0, b0, tol, max_iter, intercept=intercept, stop=stop)[0]
+    return differentiable_solve_problem(problem, W0, b0, tol, max_iter, intercept, stop)[0]
 
 
 # -- the Python entry point ----------------------------------------------------------

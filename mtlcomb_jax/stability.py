@@ -1,0 +1,155 @@
+"""Stability selection (Meinshausen and Buehlmann 2010, JRSS-B 72:417) for MTLComb.
+
+B random halves of the data (each task subsampled on its own, classification
+tasks stratified by class; a shared design subsampled once for all outcomes)
+are fitted along one lambda grid. The subsamples are weight masks, so all B
+paths run as one ``vmap`` of the scanned path (spread over devices like CV
+folds). A feature's selection frequency at lambda is the share of subsamples
+whose solution has a non-zero row for it; its selection probability is the
+maximum frequency over the grid, and the stable set is the features whose
+probability reaches ``threshold``.
+"""
+from __future__ import annotations
+
+import dataclasses
+from functools import partial
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from .data import MultiTaskData
+from .path import check_grid_args, check_lambdas, lambda_grid, scan_path
+from .progress import progress_bar
+from .sharding import shard_leading_axis
+from .solver import check_hyperparameters, check_stop, default_tol, make_problem, warn_if_not_converged
+
+
+@dataclasses.dataclass(frozen=True)
+class StabilityResult:
+    """Selection frequencies along the grid (NumPy arrays).
+
+    lambdas : (n_lambdas,) the grid (from the full data's lambda_max)
+    frequencies : (n_lambdas, n_features) share of subsamples selecting each feature
+    probabilities : (n_features,) maximum of ``frequencies`` over the grid
+    selected : indices of the features with probability >= threshold, most stable first
+    threshold : the cut-off used
+    expected_false_selections : Meinshausen and Buehlmann's bound q^2 / ((2 threshold - 1) p)
+        on the expected number of falsely selected features (q = mean number of features a
+        subsample selects anywhere on the grid); valid for threshold > 0.5 under their
+        exchangeability assumption
+    n_subsamples : B
+    """
+    lambdas: np.ndarray
+    frequencies: np.ndarray
+    probabilities: np.ndarray
+    selected: np.ndarray
+    threshold: float
+    expected_false_selections: float
+    n_subsamples: int
+    feature_names: tuple = ()
+
+
+def subsample_weights(data: MultiTaskData, n_subsamples, fraction=0.5, *, stratify=True, seed=0):
+    """(n_subsamples, n_tasks, n_max) weights: each subsample keeps ``fraction`` of each task's samples.
+
+    Kept samples have their data weight renormalised per task; the others (and
+    padding) have weight 0. Classification tasks keep ``fraction`` of each class.
+    """
+    if not 0 < fraction < 1:
+        raise ValueError(f"fraction={fraction} must be strictly between 0 and 1 (0.5 is the standard half).")
+    rng = np.random.default_rng(seed)
+    mask, y = np.asarray(data.mask), np.asarray(data.y)
+    is_cls = np.asarray(data.is_classification)
+    keep = np.zeros((n_subsamples,) + mask.shape, dtype=bool)
+
+    def draw(labels, stratified):
+        chosen = np.zeros(labels.size, dtype=bool)
+        groups = [labels == -1.0, labels == 1.0] if stratified else [np.ones(labels.size, bool)]
+        for members in groups:
+            index = np.flatnonzero(members)
+            size = max(1, int(round(fraction * index.size)))
+            chosen[rng.choice(index, size=size, replace=False)] = True
+        return chosen
+
+    for b in range(n_subsamples):
+        if data.shared_design:
+            strat = next((t for t in range(data.n_tasks) if is_cls[t]), 0)
+            keep[b, :, :] = draw(y[strat], stratify and is_cls[strat])
+        else:
+            for t in range(data.n_tasks):
+                n_t = int(mask[t].sum())
+                keep[b, t, :n_t] = draw(y[t, :n_t], stratify and is_cls[t])
+    weights = np.where(keep, np.asarray(data.weights)[None], 0.0)
+    return jnp.asarray(weights / weights.sum(axis=2, keepdims=True), data.X.dtype)
+
+
+@partial(jax.jit, static_argnames=("intercept", "stop", "progress"))
+def _subsample_paths(problem, weights, lambdas, tol, max_iter, *, intercept, stop, progress=False):
+    """vmap over subsamples of the scanned path; returns (B, L, p) selection masks and convergence."""
+    def one_subsample(w):
+        sub = problem._replace(weights=w)
+        W0 = jnp.zeros((problem.X.shape[-1], problem.y.shape[0]), problem.y.dtype)
+        b0 = jnp.zeros(problem.y.shape[0], problem.y.dtype)
+        return scan_path(sub, lambdas, W0, b0, tol, max_iter, intercept=intercept, stop=stop,
+                         per_lambda=lambda fit: (jnp.any(fit.W != 0, axis=1), fit.converged, fit.n_iter),
+                         progress=progress)
+
+    return jax.vmap(one_subsample)(weights)
+
+
+def stability_selection(data: MultiTaskData, *, n_subsamples=50, fraction=0.5, threshold=0.6, lambdas=None,
+                        n_lambdas=20, lambda_min_ratio=0.1, similarity=0.0, ridge=0.0, intercept=True,
+                        loss_weighting="mtlcomb", tol=None, max_iter=5000, stop="gap", stratify=True, seed=0,
+                        devices=None, progress=False) -> StabilityResult:
+    """Selection probabilities of every feature from ``n_subsamples`` subsampled paths, all at once.
+
+    Parameters
+    ----------
+    data : MultiTaskData
+    n_subsamples : B, the number of random subsamples
+    fraction : share of each task's samples in a subsample (0.5 in Meinshausen and Buehlmann)
+    threshold : selection probability needed to enter the stable set (0.6 to 0.9 is usual)
+    lambdas, n_lambdas, lambda_min_ratio : the grid, as in :func:`~mtlcomb_jax.path.fit_path`
+        (computed from the full data)
+    similarity, ridge, intercept, loss_weighting, tol, max_iter, stop : as in ``solve``
+    stratify, seed : subsampling of classification tasks by class; random seed
+    devices : JAX devices to spread the subsamples over (results do not depend on it)
+    progress : show a tqdm bar over the B * n_lambdas solves
+
+    Returns
+    -------
+    StabilityResult
+    """
+    check_stop(stop)
+    check_hyperparameters(similarity=similarity, ridge=ridge)
+    if int(n_subsamples) != n_subsamples or n_subsamples < 2:
+        raise ValueError(f"n_subsamples={n_subsamples} must be an integer >= 2.")
+    if not 0 < threshold <= 1:
+        raise ValueError(f"threshold={threshold} must be in (0, 1].")
+    n_subsamples = int(n_subsamples)
+    if lambdas is None:
+        check_grid_args(n_lambdas, lambda_min_ratio)
+        lambdas = lambda_grid(data, n_lambdas=n_lambdas, lambda_min_ratio=lambda_min_ratio,
+                              intercept=intercept, loss_weighting=loss_weighting)
+    else:
+        lambdas = jnp.asarray(check_lambdas(lambdas), data.X.dtype)
+    tol = default_tol(stop, data.X.dtype) if tol is None else tol
+    weights = subsample_weights(data, n_subsamples, fraction, stratify=stratify, seed=seed)
+    (weights,) = shard_leading_axis((weights,), devices, n_subsamples)
+    problem = make_problem(data, 0.0, similarity, ridge, loss_weighting)
+    with progress_bar(n_subsamples * int(lambdas.shape[0]), "stability selection", "solve", bool(progress)):
+        chosen, converged, n_iter = _subsample_paths(problem, weights, lambdas, tol, max_iter,
+                                                     intercept=bool(intercept), stop=stop,
+                                                     progress=bool(progress))
+    warn_if_not_converged(converged, n_iter, what="stability_selection")
+    chosen = np.asarray(chosen)                                   # (B, L, p)
+    frequencies = chosen.mean(axis=0)
+    probabilities = frequencies.max(axis=0)
+    order = np.argsort(-probabilities, kind="stable")
+    selected = order[probabilities[order] >= threshold]
+    q = chosen.any(axis=1).sum(axis=1).mean()
+    bound = q ** 2 / ((2 * threshold - 1) * data.n_features) if threshold > 0.5 else float("inf")
+    return StabilityResult(lambdas=np.asarray(lambdas), frequencies=frequencies, probabilities=probabilities,
+                           selected=selected, threshold=float(threshold), expected_false_selections=float(bound),
+                           n_subsamples=n_subsamples, feature_names=data.feature_names)

@@ -1,0 +1,149 @@
+"""Hypergradient tuning of lam, similarity and ridge by cross-validation.
+
+The validation loss is the objective's own data term on held-out samples,
+averaged over folds:
+
+.. math::
+
+    V(\\lambda, C, C_2) = \\frac1K \\sum_k \\sum_t c_t \\sum_{i \\in \\text{fold } k} s^{k}_{ti}\\,
+                         \\ell_t(y_{ti}, x_{ti} w^{(k)}_t + b^{(k)}_t),
+
+with the MTLComb weights c_t (0.5 least squares, 2 logistic) and the held-out
+weights s^k normalised per task. Its gradient in (log lam, log similarity,
+log ridge) comes from implicit differentiation of each fold's solve (see
+:mod:`mtlcomb_jax.implicit`); all folds are one ``vmap``; an optax optimiser
+takes the steps, and each fold's solve is warm-started from its previous one.
+"""
+from __future__ import annotations
+
+import dataclasses
+from functools import partial
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from . import losses
+from .cv import _check_folds_usable, fold_weights, folds_from_user, make_folds
+from .data import MultiTaskData
+from .path import lambda_max
+from .solver import check_hyperparameters, check_stop, differentiable_solve_problem, make_problem
+
+HYPERPARAMETERS = ("lam", "similarity", "ridge")
+
+
+@dataclasses.dataclass(frozen=True)
+class TuningResult:
+    """The best hyperparameters found (NumPy values).
+
+    lam, similarity, ridge : floats at the lowest validation loss seen
+    validation_loss : that loss
+    history : (n_steps, 4) array, columns lam, similarity, ridge, validation loss per step
+    n_solves : number of single-lambda solves spent (steps x folds)
+    """
+    lam: float
+    similarity: float
+    ridge: float
+    validation_loss: float
+    history: np.ndarray
+    n_solves: int
+
+
+def validation_loss(problem, test_w, W, b):
+    """Held-out data term of one fold: ``sum_t c_t sum_i s_ti l(y_ti, z_ti)`` with test weights."""
+    z = losses.predictor(problem.X, W, b)
+    return losses.data_loss(z, problem.y, test_w, problem.is_classification, problem.scales)
+
+
+@partial(jax.jit, static_argnames=("tuned", "intercept", "stop"))
+def _folds_value_and_grad(log_params, fixed, problem, train_w, test_w, W0, b0, tol, max_iter, *, tuned,
+                          intercept, stop):
+    """Mean validation loss over folds, its gradient in the tuned log-parameters, and the new warm starts."""
+    def mean_loss(log_params):
+        values = dict(fixed)
+        values.update({name: jnp.exp(log_params[i]) for i, name in enumerate(tuned)})
+
+        def one_fold(w_train, w_test, W_start, b_start):
+            fold = problem._replace(weights=w_train, lam=values["lam"], similarity=values["similarity"],
+                                    ridge=values["ridge"])
+            fit, _ = differentiable_solve_problem(fold, W_start, b_start, tol, max_iter, intercept, stop)
+            return validation_loss(fold, w_test, fit.W, fit.intercept), (fit.W, fit.intercept, fit.converged)
+
+        per_fold, (W, b, converged) = jax.vmap(one_fold)(train_w, test_w, W0, b0)
+        return jnp.mean(per_fold), (jax.lax.stop_gradient(W), jax.lax.stop_gradient(b), converged)
+
+    (value, (W, b, converged)), grad = jax.value_and_grad(mean_loss, has_aux=True)(log_params)
+    return value, grad, W, b, converged
+
+
+def tune_hyperparameters(data: MultiTaskData, *, tune=HYPERPARAMETERS, lam=None, similarity=1e-2, ridge=1e-2,
+                         n_folds=5, folds=None, stratify=True, seed=0, n_steps=30, learning_rate=0.2,
+                         optimizer=None, intercept=True, loss_weighting="mtlcomb", tol=1e-8, max_iter=20000,
+                         stop="gap") -> TuningResult:
+    """Minimise the cross-validated loss over log lam, log similarity and log ridge by gradient steps.
+
+    Parameters
+    ----------
+    data : MultiTaskData
+    tune : which of ``("lam", "similarity", "ridge")`` to optimise; the others stay fixed
+    lam, similarity, ridge : starting values (> 0 when tuned); ``lam`` defaults to
+        0.1 * lambda_max (a tuned lam must start below lambda_max, where the
+        solution is non-zero and the gradient in lam is not 0)
+    n_folds, folds, stratify, seed : the folds, as in :func:`~mtlcomb_jax.cv.cross_validate`
+    n_steps : optimiser steps; each costs one solve per fold (warm-started)
+    learning_rate, optimizer : an optax optimiser (default ``optax.adam(learning_rate)``)
+        acting on the log-parameters
+    intercept, loss_weighting, tol, max_iter, stop : as in :func:`~mtlcomb_jax.solver.solve`
+
+    Returns
+    -------
+    TuningResult with the values at the lowest validation loss seen.
+    """
+    import optax
+    tuned = tuple(tune)
+    unknown = [name for name in tuned if name not in HYPERPARAMETERS]
+    if unknown or not tuned:
+        raise ValueError(f"tune={tune!r} must name one or more of {HYPERPARAMETERS}.")
+    check_stop(stop)
+    if lam is None:
+        lam = 0.1 * float(lambda_max(data, intercept=intercept, loss_weighting=loss_weighting))
+    start = {"lam": lam, "similarity": similarity, "ridge": ridge}
+    check_hyperparameters(**start)
+    for name in tuned:
+        if not start[name] > 0:
+            raise ValueError(f"{name}={start[name]} is tuned in log space, so it must start > 0.")
+    fold_ids = make_folds(data, n_folds, stratify=stratify, seed=seed) if folds is None else \
+        folds_from_user(data, folds)
+    K = _check_folds_usable(data, fold_ids)
+    train_w, test_w = fold_weights(data, fold_ids, K)
+    dtype = data.X.dtype
+    problem = make_problem(data, 0.0, loss_weighting=loss_weighting)
+    fixed = {name: jnp.asarray(value, dtype) for name, value in start.items() if name not in tuned}
+    log_params = jnp.log(jnp.asarray([start[name] for name in tuned], dtype))
+    optimizer = optimizer or optax.adam(learning_rate)
+    opt_state = optimizer.init(log_params)
+    W = jnp.zeros((K, data.n_features, data.n_tasks), dtype)
+    b = jnp.zeros((K, data.n_tasks), dtype)
+    history = []
+    for _ in range(int(n_steps)):
+        value, grad, W, b, converged = _folds_value_and_grad(
+            log_params, fixed, problem, train_w, test_w, W, b, tol, max_iter, tuned=tuned,
+            intercept=bool(intercept), stop=stop)
+        if not bool(np.all(converged)):
+            import warnings
+
+            from .solver import ConvergenceWarning
+            warnings.warn("tune_hyperparameters: a fold's solve did not converge; its hypergradient is "
+                          "inexact. Raise max_iter or loosen tol.", ConvergenceWarning, stacklevel=2)
+        current = dict(start, **{name: float(np.exp(log_params[i])) for i, name in enumerate(tuned)})
+        history.append([current["lam"], current["similarity"], current["ridge"], float(value)])
+        if not np.isfinite(float(value)) or not np.all(np.isfinite(np.asarray(grad))):
+            raise FloatingPointError("tune_hyperparameters: the validation loss or its gradient is not finite "
+                                     f"at {current}; lower learning_rate.")
+        updates, opt_state = optimizer.update(grad, opt_state, log_params)
+        log_params = optax.apply_updates(log_params, updates)
+    history = np.asarray(history)
+    best = int(np.argmin(history[:, 3]))
+    return TuningResult(lam=float(history[best, 0]), similarity=float(history[best, 1]),
+                        ridge=float(history[best, 2]), validation_loss=float(history[best, 3]),
+                        history=history, n_solves=int(n_steps) * K)

@@ -1,0 +1,32 @@
+"""Run with XLA_FLAGS=--xla_force_host_platform_device_count=4: sharded runs equal one-device runs.
+
+Prints one line per comparison and exits non-zero on a mismatch.
+"""
+import sys
+
+import jax
+
+jax.config.update("jax_enable_x64", True)
+import numpy as np  # noqa: E402
+
+import mtlcomb_jax as mc  # noqa: E402
+from mtlcomb_jax.simulate import simulate_mixed_tasks  # noqa: E402
+
+devices = jax.devices()
+assert len(devices) == 4, f"expected 4 host devices, got {len(devices)}"
+Xs, ys, types, _ = simulate_mixed_tasks(2, 2, 20, 4, 40, seed=0)
+data = mc.MultiTaskData.from_tasks(Xs, ys, types)
+
+one = mc.cross_validate(data, n_folds=4, n_lambdas=6, devices=devices[:1])
+four = mc.cross_validate(data, n_folds=4, n_lambdas=6, devices=devices)
+diff_cv = max(np.abs(one.task_metric - four.task_metric).max(), np.abs(one.fold_lambdas - four.fold_lambdas).max())
+print(f"cv: 4 devices vs 1, max abs difference {diff_cv:.2e}")
+
+s1 = mc.stability_selection(data, n_subsamples=8, n_lambdas=6, devices=devices[:1])
+s4 = mc.stability_selection(data, n_subsamples=8, n_lambdas=6, devices=devices)
+diff_sel = np.abs(s1.frequencies - s4.frequencies).max()
+print(f"stability selection: 4 devices vs 1, max abs difference {diff_sel:.2e}")
+
+s2 = mc.stability_selection(data, n_subsamples=6, n_lambdas=6, devices=devices)   # 6 subsamples: 3 devices used
+print(f"stability selection with 6 subsamples on 4 devices ran: {s2.frequencies.shape}")
+sys.exit(0 if diff_cv <= 1e-12 and diff_sel == 0 else 1)
