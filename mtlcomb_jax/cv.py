@@ -18,7 +18,7 @@ import numpy as np
 from . import losses
 from .data import MultiTaskData
 from .progress import progress_bar
-from .sharding import shard_leading_axis
+from .sharding import shard_leading_axis, to_host
 from .path import check_grid_args, check_lambdas, log_grid, lambda_max_problem, scan_path
 from .solver import check_hyperparameters, check_stop, default_tol, make_problem, warn_if_not_converged
 
@@ -306,6 +306,7 @@ def cross_validate(data: MultiTaskData, *, n_folds=10, folds=None, stratify=True
         fold_lambdas, metric, loss, n_iter, converged = _cv_jit(
             problem, train_w, test_w, grid, jnp.asarray(lambda_min_ratio, data.X.dtype), tol, max_iter,
             intercept=bool(intercept), stop=stop, n_lambdas=L, progress=bool(progress))
+    fold_lambdas, metric, loss, n_iter, converged = to_host((fold_lambdas, metric, loss, n_iter, converged))
     warn_if_not_converged(converged, n_iter, what="cross_validate")
     metric = np.asarray(metric)
     is_cls = np.asarray(data.is_classification)

@@ -28,3 +28,20 @@ def shard_leading_axis(arrays, devices, batch_size):
     mesh = jax.sharding.Mesh(np.array(used), ("batch",))
     sharding = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("batch"))
     return tuple(jax.device_put(a, sharding) for a in arrays)
+
+
+def to_host(tree):
+    """NumPy copies of every array in ``tree``, gathering arrays that span other processes.
+
+    In a multi-process run (``jax.distributed.initialize``) a batch sharded over
+    all processes' devices is not addressable from one process; every process
+    then receives the whole result.
+    """
+    from jax.experimental import multihost_utils
+
+    def fetch(leaf):
+        if isinstance(leaf, jax.Array) and not leaf.is_fully_addressable:
+            return np.asarray(multihost_utils.process_allgather(leaf, tiled=True))
+        return np.asarray(leaf)
+
+    return jax.tree.map(fetch, tree)

@@ -21,7 +21,7 @@ import numpy as np
 from .data import MultiTaskData
 from .path import check_grid_args, check_lambdas, lambda_grid, scan_path
 from .progress import progress_bar
-from .sharding import shard_leading_axis
+from .sharding import shard_leading_axis, to_host
 from .solver import check_hyperparameters, check_stop, default_tol, make_problem, warn_if_not_converged
 
 
@@ -142,6 +142,7 @@ def stability_selection(data: MultiTaskData, *, n_subsamples=50, fraction=0.5, t
         chosen, converged, n_iter = _subsample_paths(problem, weights, lambdas, tol, max_iter,
                                                      intercept=bool(intercept), stop=stop,
                                                      progress=bool(progress))
+    chosen, converged, n_iter = to_host((chosen, converged, n_iter))
     warn_if_not_converged(converged, n_iter, what="stability_selection")
     chosen = np.asarray(chosen)                                   # (B, L, p)
     frequencies = chosen.mean(axis=0)

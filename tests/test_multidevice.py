@@ -13,3 +13,12 @@ def test_four_host_devices_match_one():
     done = subprocess.run([sys.executable, str(SCRIPT)], env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "cv: 4 devices vs 1" in done.stdout and "stability selection: 4 devices vs 1" in done.stdout
+
+
+def test_two_processes_agree_with_one():
+    """Multi-host: two local processes (2 CPU devices each) joined by jax.distributed."""
+    script = pathlib.Path(__file__).parents[1] / "bench" / "multihost_cv.py"
+    done = subprocess.run([sys.executable, str(script), "--launch-local", "2"], capture_output=True, text=True,
+                          timeout=900)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "process 1 of 2: 4 devices in all" in done.stdout
