@@ -17,9 +17,10 @@ import numpy as np
 
 from . import losses
 from .data import MultiTaskData
-from .progress import progress_bar
+from .progress import advance, progress_bar
 from .sharding import shard_leading_axis, to_host
-from .path import check_grid_args, check_lambdas, log_grid, lambda_max_problem, scan_path
+from .working_set import working_set_path
+from .path import use_working_sets, check_grid_args, check_lambdas, log_grid, lambda_max_problem, scan_path
 from .solver import check_hyperparameters, check_stop, default_tol, make_problem, warn_if_not_converged
 
 
@@ -192,6 +193,40 @@ def _cv_jit(problem, train_w, test_w, grid, ratio, tol, max_iter, *, intercept, 
     return jax.vmap(one_fold)(train_w, test_w)
 
 
+@partial(jax.jit, static_argnames=("intercept", "n_lambdas"))
+def _fold_grids(problem, train_w, ratio, *, intercept, n_lambdas):
+    """(n_folds, n_lambdas) each fold's log grid, and (n_folds,) each fold's lambda_max and null loss."""
+    def one(w):
+        fold = problem._replace(weights=w)
+        lam_max = lambda_max_problem(fold, intercept)
+        null = losses.null_loss(fold.y, w, fold.is_classification, fold.scales, intercept)
+        return log_grid(lam_max, n_lambdas, ratio), lam_max, null
+    return jax.vmap(one)(train_w)
+
+
+@partial(jax.jit, static_argnames=("intercept",))
+def _fold_test_metrics(problem, test_w, W, b, *, intercept):
+    return jax.vmap(test_metrics, in_axes=(None, 0, 0, 0))(problem, test_w, W, b)
+
+
+def _screened_cv(problem, train_w, test_w, grid, ratio, tol, max_iter, intercept, stop, n_lambdas):
+    """The CV paths with shared strong-rule working sets (see :mod:`.working_set`)."""
+    K = train_w.shape[0]
+    grids, lam_max, null = _fold_grids(problem, train_w, ratio, intercept=intercept, n_lambdas=n_lambdas)
+    if grid is not None:
+        grids = jnp.broadcast_to(grid, (K, grid.shape[0]))
+    p, T = problem.X.shape[-1], problem.y.shape[0]
+    dtype = problem.y.dtype
+    batch = problem._replace(weights=train_w, lam=jnp.zeros((K,), dtype))
+    (metric, loss), n_iter, converged = working_set_path(
+        batch, np.asarray(grids), jnp.zeros((K, p, T), dtype), jnp.zeros((K, T), dtype), tol, max_iter,
+        intercept=intercept, stop=stop, lambda_start=np.asarray(lam_max), scale=np.asarray(null),
+        per_lambda=lambda W, b: _fold_test_metrics(problem, test_w, W, b, intercept=intercept),
+        on_lambda=advance)
+    # working_set_path stacks lambdas first: (L, K, ...) -> (K, L, ...)
+    return (grids, jnp.swapaxes(metric, 0, 1), jnp.swapaxes(loss, 0, 1), n_iter.T, converged.T)
+
+
 # -- results ---------------------------------------------------------------------------
 @dataclasses.dataclass(frozen=True)
 class CVResult:
@@ -261,7 +296,7 @@ class CVResult:
 def cross_validate(data: MultiTaskData, *, n_folds=10, folds=None, stratify=True, seed=0, lambdas=None,
                    n_lambdas=20, lambda_min_ratio=0.01, similarity=0.0, ridge=0.0, intercept=True,
                    loss_weighting="mtlcomb", tol=None, max_iter=5000, stop="gap", devices=None,
-                   progress=False) -> CVResult:
+                   progress=False, screening="auto") -> CVResult:
     """K-fold cross-validation of the whole path, all folds in one compiled computation.
 
     Parameters
@@ -279,6 +314,9 @@ def cross_validate(data: MultiTaskData, *, n_folds=10, folds=None, stratify=True
     devices : JAX devices to spread the folds over (default all local devices;
         the results do not depend on it)
     progress : show a tqdm bar over the n_folds * n_lambdas solves
+    screening : strong-rule working sets as in :func:`~mtlcomb_jax.path.fit_path`
+        (the folds share one working set, the union of theirs; the loop over
+        lambdas then runs in Python around vmapped solves)
 
     Returns
     -------
@@ -302,10 +340,15 @@ def cross_validate(data: MultiTaskData, *, n_folds=10, folds=None, stratify=True
     problem = make_problem(data, 0.0, similarity, ridge, loss_weighting)
     train_w, test_w = fold_weights(data, fold_ids, K)
     train_w, test_w = shard_leading_axis((train_w, test_w), devices, K)
+    ratio = jnp.asarray(lambda_min_ratio, data.X.dtype)
     with progress_bar(K * L, "cross-validation", "solve", bool(progress)):
-        fold_lambdas, metric, loss, n_iter, converged = _cv_jit(
-            problem, train_w, test_w, grid, jnp.asarray(lambda_min_ratio, data.X.dtype), tol, max_iter,
-            intercept=bool(intercept), stop=stop, n_lambdas=L, progress=bool(progress))
+        if use_working_sets(screening, stop, data.n_features):
+            fold_lambdas, metric, loss, n_iter, converged = _screened_cv(
+                problem, train_w, test_w, grid, ratio, tol, max_iter, bool(intercept), stop, L)
+        else:
+            fold_lambdas, metric, loss, n_iter, converged = _cv_jit(
+                problem, train_w, test_w, grid, ratio, tol, max_iter,
+                intercept=bool(intercept), stop=stop, n_lambdas=L, progress=bool(progress))
     fold_lambdas, metric, loss, n_iter, converged = to_host((fold_lambdas, metric, loss, n_iter, converged))
     warn_if_not_converged(converged, n_iter, what="cross_validate")
     metric = np.asarray(metric)

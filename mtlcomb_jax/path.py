@@ -16,7 +16,8 @@ import numpy as np
 from . import losses
 from .data import MultiTaskData
 from .penalties import row_norms
-from .progress import progress_bar, tick
+from .progress import advance, progress_bar, tick
+from .working_set import AUTO_MIN_FEATURES, working_set_path
 from .solver import (Problem, check_hyperparameters, check_stop, default_tol, initial_point,
                      make_problem, solve_problem, warn_if_not_converged)
 
@@ -166,7 +167,7 @@ def lambda_grid(data: MultiTaskData, *, n_lambdas=20, lambda_min_ratio=0.01, int
 
 def fit_path(data: MultiTaskData, lambdas=None, *, n_lambdas=20, lambda_min_ratio=0.01,
              similarity=0.0, ridge=0.0, intercept=True, loss_weighting="mtlcomb", tol=None,
-             max_iter=5000, stop="gap", W_init=None, progress=False) -> PathResult:
+             max_iter=5000, stop="gap", W_init=None, progress=False, screening="auto") -> PathResult:
     """Fit the regularization path, warm-started from lambda to lambda.
 
     Parameters
@@ -179,6 +180,10 @@ def fit_path(data: MultiTaskData, lambdas=None, *, n_lambdas=20, lambda_min_rati
         :func:`~mtlcomb_jax.solver.solve`
     W_init : optional (n_features, n_tasks) start for the first lambda
     progress : show a tqdm bar advancing per lambda (the path stays one compiled scan)
+    screening : solve each lambda on a strong-rule working set, checked by a full
+        KKT test (see :mod:`~mtlcomb_jax.working_set`); ``"auto"`` does so for
+        ``n_features >= 1000`` with the certified rules. ``stop="relative"`` (the
+        R package's iterates) never screens under ``"auto"``.
 
     Returns
     -------
@@ -195,6 +200,11 @@ def fit_path(data: MultiTaskData, lambdas=None, *, n_lambdas=20, lambda_min_rati
     tol = default_tol(stop, data.X.dtype) if tol is None else tol
     problem = make_problem(data, 0.0, similarity, ridge, loss_weighting)
     W0, b0 = initial_point(data, W_init, None)
+    if use_working_sets(screening, stop, data.n_features):
+        fits = _screened_path(problem, lambdas, W0, b0, tol, max_iter, intercept, stop, W_init is None, progress)
+        warn_if_not_converged(fits.converged, fits.n_iter, what="fit_path")
+        return PathResult(lambdas=lambdas, **fits._asdict(), is_classification=data.is_classification,
+                          task_names=data.task_names, feature_names=data.feature_names, classes=data.classes)
     with progress_bar(int(lambdas.shape[0]), "path", "lambda", bool(progress)):
         fits = _path_jit(problem, lambdas, W0, b0, tol, max_iter, intercept=intercept, stop=stop,
                          progress=bool(progress))
@@ -202,3 +212,24 @@ def fit_path(data: MultiTaskData, lambdas=None, *, n_lambdas=20, lambda_min_rati
     return PathResult(lambdas=lambdas, **fits._asdict(), is_classification=data.is_classification,
                       task_names=data.task_names, feature_names=data.feature_names, classes=data.classes)
 
+
+
+def use_working_sets(screening, stop, n_features):
+    """Resolve ``screening`` (True, False or "auto") for a problem."""
+    if screening not in (True, False, "auto"):
+        raise ValueError(f"screening={screening!r} must be True, False or 'auto'.")
+    if screening == "auto":
+        return stop != "relative" and n_features >= AUTO_MIN_FEATURES
+    return bool(screening)
+
+
+def _screened_path(problem, lambdas, W0, b0, tol, max_iter, intercept, stop, cold_start, progress):
+    """fit_path's lambdas with working sets (one problem: a batch of K = 1)."""
+    batch = problem._replace(weights=problem.weights[None], lam=jnp.zeros((1,), problem.y.dtype))
+    start = lambda_max_problem(problem, intercept) if cold_start else lambdas[0]
+    scale = losses.null_loss(problem.y, problem.weights, problem.is_classification, problem.scales, intercept)
+    with progress_bar(int(lambdas.shape[0]), "path", "lambda", bool(progress)):
+        fits, _, _ = working_set_path(batch, np.asarray(lambdas)[None], W0[None], b0[None], tol, max_iter,
+                                      intercept=intercept, stop=stop, lambda_start=np.reshape(start, (1,)),
+                                      scale=np.reshape(scale, (1,)), on_lambda=advance)
+    return jax.tree.map(lambda x: x[:, 0], fits)

@@ -1,0 +1,63 @@
+"""Gene-expression scale: 10 regression + 10 classification tasks, n=200 each, p=20,000, float32.
+
+A 100-lambda path (ratio 0.01) and 10-fold CV over the same number of lambdas,
+strong-rule working sets on (the default at this size), gap rule at the float32
+default tolerance. Reports compile and run time (one run each: the workload is
+the benchmark) and the process's peak resident memory against the size of X.
+Target (issue): path + CV under 60 s, peak memory at most 2 x the size of X.
+
+    python bench/bench_genomics.py [--quick] [--n-lambdas 100] [--n-folds 10]
+"""
+from __future__ import annotations
+
+import argparse
+import resource
+import sys
+import time
+
+import numpy as np
+
+
+def peak_rss_bytes():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024        # Linux reports KiB
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--n-lambdas", type=int, default=100)
+    parser.add_argument("--n-folds", type=int, default=10)
+    args = parser.parse_args()
+    import jax
+    import mtlcomb_jax as mc
+    from mtlcomb_jax.simulate import simulate_mixed_tasks
+    p, n, n_each, n_true = (2000, 60, 3, 20) if args.quick else (20000, 200, 10, 50)
+    Xs, ys, types, _ = simulate_mixed_tasks(n_each, n_each, p, n_true, n, seed=0)
+    Xs = [X.astype(np.float32) for X in Xs]
+    ys = [y.astype(np.float32) for y in ys]
+    data = mc.MultiTaskData.from_tasks(Xs, ys, types)
+    del Xs
+    x_bytes = data.X.size * data.X.dtype.itemsize
+    base = peak_rss_bytes()
+    t0 = time.perf_counter()
+    path = mc.fit_path(data, n_lambdas=args.n_lambdas, lambda_min_ratio=0.01)
+    jax.block_until_ready(path.W)
+    t_path = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    cv = mc.cross_validate(data, n_folds=args.n_folds, n_lambdas=args.n_lambdas, lambda_min_ratio=0.01)
+    t_cv = time.perf_counter() - t0
+    peak = peak_rss_bytes()
+    print(f"# {2 * n_each} tasks, n={n}, p={p}, float32, {jax.device_count()} {jax.devices()[0].platform} device(s)")
+    print(f"path, {args.n_lambdas} lambdas: {t_path:.1f} s (compile included); "
+          f"{int(path.n_selected()[-1])} features at the smallest lambda; all converged: "
+          f"{bool(np.all(np.asarray(path.converged)))}")
+    print(f"{args.n_folds}-fold CV x {args.n_lambdas} lambdas: {t_cv:.1f} s (compile included); "
+          f"lambda_weighted_min={cv.lambda_weighted_min:.4g}")
+    print(f"total {t_path + t_cv:.1f} s (target < 60 s: {'hit' if t_path + t_cv < 60 else 'missed'})")
+    print(f"X: {x_bytes / 2**20:.0f} MiB; peak RSS {peak / 2**20:.0f} MiB (before fitting {base / 2**20:.0f} MiB); "
+          f"peak / X = {peak / x_bytes:.2f}, growth while fitting / X = {(peak - base) / x_bytes:.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
