@@ -167,7 +167,7 @@ def run_shared_cv(X, Y, lambdas, repeats, tol_ours, tol_peers, n_folds, p):
 def run_mixed(repeats, quick):
     import jaxopt
 
-    from mtlcomb_jax.implicit import objective_value
+    from mtlcomb_jax.solver import objective_value
     from mtlcomb_jax.penalties import prox_l21
     from mtlcomb_jax.simulate import simulate_mixed_tasks
     n_each, p, n = (2, 40, 40) if quick else (10, 200, 100)
@@ -177,7 +177,7 @@ def run_mixed(repeats, quick):
     problem = mc.solver.make_problem(data, 0.0)
 
     def smooth(W, lam):
-        return objective_value(W, jax.numpy.zeros(data.n_tasks), problem._replace(lam=0.0))
+        return objective_value(problem._replace(lam=0.0), W, jax.numpy.zeros(data.n_tasks))
 
     def prox(W, lam, scaling):
         return prox_l21(W, lam * scaling)
@@ -198,8 +198,8 @@ def run_mixed(repeats, quick):
     rows, objectives = [], {}
     for name, fn in (("mtlcomb_jax", ours), ("jaxopt ProximalGradient loop", jaxopt_loop)):
         W, compile_s, run_s = timed(fn, repeats)
-        objectives[name] = np.array([float(objective_value(W[k], jax.numpy.zeros(data.n_tasks),
-                                                           problem._replace(lam=lam)))
+        objectives[name] = np.array([float(objective_value(problem._replace(lam=lam), W[k],
+                                                           jax.numpy.zeros(data.n_tasks)))
                                      for k, lam in enumerate(lambdas)])
         rows.append(dict(case=f"mixed path {2 * n_each} tasks p={p}", method=name, compile_s=compile_s,
                          run_s=run_s))

@@ -342,7 +342,7 @@ def cross_validate(data: MultiTaskData, *, n_folds=10, folds=None, stratify=True
     train_w, test_w = shard_leading_axis((train_w, test_w), devices, K)
     ratio = jnp.asarray(lambda_min_ratio, data.X.dtype)
     with progress_bar(K * L, "cross-validation", "solve", bool(progress)):
-        if use_working_sets(screening, stop, data.n_features):
+        if use_working_sets(screening, stop, data.n_features, data.X.dtype):
             fold_lambdas, metric, loss, n_iter, converged = _screened_cv(
                 problem, train_w, test_w, grid, ratio, tol, max_iter, bool(intercept), stop, L)
         else:

@@ -34,7 +34,8 @@ import jax
 import jax.numpy as jnp
 
 from . import losses
-from .penalties import l21_norm, prox_l21, quadratic_penalty_grad
+from .penalties import prox_l21, quadratic_penalty_grad
+from .solver import objective_value, solve_problem
 
 #: GMRES settings of the backward linear solve (relative tolerance, Krylov size, restarts).
 BACKWARD_TOL = 1e-10
@@ -70,13 +71,6 @@ def fixed_point_vjp(params, problem, eta, cotangent, intercept: bool):
     return problem_cotangent
 
 
-def objective_value(W, b, problem):
-    """The full objective F(W, b) of ``problem`` (smooth part plus lam * L2,1 norm)."""
-    z = losses.predictor(problem.X, W, b)
-    return losses.smooth_objective(z, W, problem.y, problem.weights, problem.is_classification,
-                                   problem.scales, problem.similarity, problem.ridge) + problem.lam * l21_norm(W)
-
-
 def _add_cotangents(a, b):
     # Integer and boolean leaves (is_classification) carry float0 cotangents: keep one.
     return a if a.dtype == jax.dtypes.float0 else a + b
@@ -105,10 +99,14 @@ def make_differentiable(solve_fn):
         fit_cotangent, _ = cotangents
         cotangent = (fit_cotangent.W, fit_cotangent.intercept)
         through_solution = fixed_point_vjp((W, b), problem, 1.0 / gamma, cotangent, intercept)
-        _, vjp_objective = jax.vjp(lambda q: objective_value(W, b, q), problem)
+        _, vjp_objective = jax.vjp(lambda q: objective_value(q, W, b), problem)
         (through_objective,) = vjp_objective(fit_cotangent.objective)
         problem_cotangent = jax.tree.map(_add_cotangents, through_solution, through_objective)
         return problem_cotangent, None, None, None, None
 
     solve_with_vjp.defvjp(forward, backward)
     return solve_with_vjp
+
+
+#: solve_problem with reverse-mode derivatives (what ``solve`` and the tuning run).
+differentiable_solve_problem = make_differentiable(solve_problem)

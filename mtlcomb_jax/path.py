@@ -182,7 +182,7 @@ def fit_path(data: MultiTaskData, lambdas=None, *, n_lambdas=20, lambda_min_rati
     progress : show a tqdm bar advancing per lambda (the path stays one compiled scan)
     screening : solve each lambda on a strong-rule working set, checked by a full
         KKT test (see :mod:`~mtlcomb_jax.working_set`); ``"auto"`` does so for
-        ``n_features >= 1000`` with the certified rules. ``stop="relative"`` (the
+        float64 data with ``n_features >= 1000`` and the certified rules. ``stop="relative"`` (the
         R package's iterates) never screens under ``"auto"``.
 
     Returns
@@ -200,7 +200,7 @@ def fit_path(data: MultiTaskData, lambdas=None, *, n_lambdas=20, lambda_min_rati
     tol = default_tol(stop, data.X.dtype) if tol is None else tol
     problem = make_problem(data, 0.0, similarity, ridge, loss_weighting)
     W0, b0 = initial_point(data, W_init, None)
-    if use_working_sets(screening, stop, data.n_features):
+    if use_working_sets(screening, stop, data.n_features, data.X.dtype):
         fits = _screened_path(problem, lambdas, W0, b0, tol, max_iter, intercept, stop, W_init is None, progress)
         warn_if_not_converged(fits.converged, fits.n_iter, what="fit_path")
         return PathResult(lambdas=lambdas, **fits._asdict(), is_classification=data.is_classification,
@@ -214,12 +214,12 @@ def fit_path(data: MultiTaskData, lambdas=None, *, n_lambdas=20, lambda_min_rati
 
 
 
-def use_working_sets(screening, stop, n_features):
+def use_working_sets(screening, stop, n_features, dtype):
     """Resolve ``screening`` (True, False or "auto") for a problem."""
     if screening not in (True, False, "auto"):
         raise ValueError(f"screening={screening!r} must be True, False or 'auto'.")
     if screening == "auto":
-        return stop != "relative" and n_features >= AUTO_MIN_FEATURES
+        return stop != "relative" and n_features >= AUTO_MIN_FEATURES and jnp.dtype(dtype) == jnp.float64
     return bool(screening)
 
 

@@ -49,7 +49,6 @@ import numpy as np
 
 from . import losses
 from .data import MultiTaskData
-from .implicit import make_differentiable
 from .penalties import l21_norm, prox_l21, quadratic_penalty, quadratic_penalty_grad, row_norms
 
 STOP_RULES = ("gap", "kkt", "relative")
@@ -227,24 +226,37 @@ def _gradients_and_dual(problem: Problem, V, W, intercept):
     """Gradient at (W, b) and the dual value built from the same V.
 
     Without an intercept the dual point uses the gradient itself; with one, the
-    zero-sum-corrected V is backprojected in the same product as V (one pass
-    over X with 2 * n_tasks columns).
+    zero-sum-corrected V is backprojected in the same pass over X as V.
     """
-    if not intercept:
-        grad_W, grad_b = _gradients(problem, V, W, intercept)
-        return grad_W, grad_b, dual_value(problem, V, grad_W, W)
-    V_dual = intercept_feasible(problem, V)
-    n_tasks = V.shape[0]
-    both = losses.backproject(_stack_tasks(problem.X), jnp.concatenate([V, V_dual], axis=0))
+    grad_W, grad_b, dual, _ = gradients_and_dual_point(problem, V, W, intercept)
+    return grad_W, grad_b, dual
+
+
+def gradients_and_dual_point(problem: Problem, V, W, intercept):
+    """(grad_W, grad_b, dual value, X^T V_dual + grad Q(W)) for loss derivatives V.
+
+    The last array (n_features, n_tasks) is what the dual point's feasibility is
+    measured on (row norms <= lam); without an intercept it is grad_W itself.
+    """
     quad = quadratic_penalty_grad(W, problem.similarity, problem.ridge)
-    grad_W = both[:, :n_tasks] + quad
-    grad_W_dual = both[:, n_tasks:] + quad
-    return grad_W, jnp.sum(V, axis=1), dual_value(problem, V_dual, grad_W_dual, W)
+    if not intercept:
+        grad_W = losses.backproject(problem.X, V) + quad
+        grad_b = jnp.zeros(V.shape[0], V.dtype)
+        return grad_W, grad_b, dual_value(problem, V, grad_W, W), grad_W
+    V_dual = intercept_feasible(problem, V)
+    grad_W, grad_W_dual = _backproject_pair(problem.X, V, V_dual)
+    grad_W, grad_W_dual = grad_W + quad, grad_W_dual + quad
+    return grad_W, jnp.sum(V, axis=1), dual_value(problem, V_dual, grad_W_dual, W), grad_W_dual
 
 
-def _stack_tasks(X):
-    """X laid out for 2 * n_tasks columns of V: shared X is used as is, padded X twice."""
-    return X if X.ndim == 2 else jnp.concatenate([X, X], axis=0)
+def _backproject_pair(X, V, V_dual):
+    """``X_t^T v_t`` for two sets of dual values in one pass over X, never copying X."""
+    if X.ndim == 2:
+        both = X.T @ jnp.concatenate([V, V_dual], axis=0).T                      # (p, 2T)
+        n_tasks = V.shape[0]
+        return both[:, :n_tasks], both[:, n_tasks:]
+    both = jnp.einsum("tnp,tnk->kpt", X, jnp.stack([V, V_dual], axis=-1))        # (2, p, T)
+    return both[0], both[1]
 
 
 # -- the step ----------------------------------------------------------------------
@@ -364,12 +376,11 @@ def solve_problem(problem: Problem, W0, b0, tol, max_iter, gamma0=1.0, *, interc
     return result, state.gamma
 
 
-#: solve_problem with reverse-mode derivatives by implicit differentiation (see implicit.py).
-differentiable_solve_problem = make_differentiable(solve_problem)
-
-
 @partial(jax.jit, static_argnames=("intercept", "stop"))
 def _solve_jit(problem, W0, b0, tol, max_iter, *, intercept, stop):
+    # Reverse-mode derivatives by implicit differentiation (implicit.py imports this
+    # module, so the import waits until the first trace).
+    from .implicit import differentiable_solve_problem
     return differentiable_solve_problem(problem, W0, b0, tol, max_iter, intercept, stop)[0]
 
 

@@ -27,7 +27,8 @@ from . import losses
 from .cv import _check_folds_usable, fold_weights, folds_from_user, make_folds
 from .data import MultiTaskData
 from .path import lambda_max
-from .solver import check_hyperparameters, check_stop, differentiable_solve_problem, make_problem
+from .implicit import differentiable_solve_problem
+from .solver import check_hyperparameters, check_stop, make_problem
 
 HYPERPARAMETERS = ("lam", "similarity", "ridge")
 
