@@ -70,7 +70,7 @@ def _demo(args):
     lam = cv.lambda_weighted_min
     t0 = time.perf_counter()
     path = mc.fit_path(data, [v for v in cv.lambdas if v > lam] + [lam])
-    result = _path_point(path, -1)
+    result = path.solution(-1)
     t_fit = time.perf_counter() - t0
 
     selected = _selected(result.W)
@@ -98,15 +98,6 @@ def _demo(args):
                   seconds_cv=t_cv, seconds_fit=t_fit, quick=bool(args.quick), seed=args.seed)
     _write_outputs(out, report, result, path=path, cv=cv, plots=_plots_wanted(args))
     return 0
-
-
-def _path_point(path, index):
-    """The SolveResult at one lambda of a path."""
-    from mtlcomb_jax.solver import SolveResult
-    arrays = {name: getattr(path, name)[index] for name in
-              ("W", "intercept", "objective", "n_iter", "converged", "dual_gap", "kkt_residual")}
-    return SolveResult(**arrays, lam=path.lambdas[index], is_classification=path.is_classification,
-                       task_names=path.task_names, feature_names=path.feature_names, classes=path.classes)
 
 
 def _out_dir(out):
@@ -184,7 +175,7 @@ def _fit(args):
         path = mc.fit_path(data, [v for v in np.asarray(grid) if v > args.lam] + [args.lam],
                            progress=not args.no_progress, **options)
     seconds = time.perf_counter() - t0
-    result = _path_point(path, -1)
+    result = path.solution(-1)
     n_sel = path.n_selected()
     print(f"path of {len(n_sel)} lambdas in {seconds:.2f} s; at lambda {float(result.lam):.4g}: "
           f"{n_sel[-1]} features selected" + ("" if args.lam is not None else
@@ -209,7 +200,7 @@ def _cv(args):
         raise ValueError(f"--selection {args.selection} needs tasks of that type; this data has none.")
     path = mc.fit_path(data, [v for v in cv.lambdas if v > lam] + [lam], **options)
     seconds = time.perf_counter() - t0
-    result = _path_point(path, -1)
+    result = path.solution(-1)
     n_selected = int(_selected(result.W).size)
     print(f"{cv.n_folds}-fold CV over {cv.lambdas.size} lambdas and the final fit in {seconds:.2f} s")
     for rule in ("regression_min", "classification_min", "weighted_min", "weighted_1se"):

@@ -20,7 +20,7 @@ from .cv import cross_validate
 from .data import CLASSIFICATION, REGRESSION, MultiTaskData
 from .path import fit_path
 from .prediction import decision_function, predict as predict_values
-from .solver import SolveResult, solve
+from .solver import solve
 
 _SELECTIONS = ("weighted_min", "regression_min", "classification_min",
                "weighted_1se", "regression_1se", "classification_1se")
@@ -323,9 +323,5 @@ class MTLCombCV(MTLComb):
         # Warm-started path on all the data over the CV grid, ending at the chosen lambda.
         grid = [lam for lam in self.cv_.lambdas if lam > self.lambda_] + [self.lambda_]
         self.path_ = fit_path(data, grid, **kwargs)
-        last = len(grid) - 1
-        fields = {name: getattr(self.path_, name)[last] for name in SolveResult.__dataclass_fields__
-                  if name not in ("lam", "is_classification", "task_names", "feature_names", "classes")}
-        result = SolveResult(**fields, lam=self.path_.lambdas[last], is_classification=data.is_classification,
-                             task_names=data.task_names, feature_names=data.feature_names, classes=data.classes)
+        result = self.path_.solution(-1)
         return self._set_result(result)

@@ -18,7 +18,7 @@ from .data import MultiTaskData
 from .penalties import row_norms
 from .progress import advance, progress_bar, tick
 from .working_set import AUTO_MIN_FEATURES, working_set_path
-from .solver import (Problem, check_hyperparameters, check_stop, default_tol, initial_point,
+from .solver import (Problem, SolveResult, check_hyperparameters, check_stop, default_tol, initial_point,
                      make_problem, solve_problem, warn_if_not_converged)
 
 
@@ -110,6 +110,16 @@ class PathResult:
     def n_selected(self):
         """(n_lambdas,) number of features with a non-zero row at each lambda."""
         return np.asarray((jnp.abs(self.W).sum(axis=2) > 0).sum(axis=1))
+
+    def solution(self, index) -> SolveResult:
+        """The SolveResult at ``lambdas[index]`` (negative indices count from the end)."""
+        n = self.lambdas.shape[0]
+        if not -n <= int(index) < n:
+            raise ValueError(f"index={index} is out of range for a path of {n} lambdas.")
+        fields = {name: getattr(self, name)[index] for name in
+                  ("W", "intercept", "objective", "n_iter", "converged", "dual_gap", "kkt_residual")}
+        return SolveResult(**fields, lam=self.lambdas[index], is_classification=self.is_classification,
+                           task_names=self.task_names, feature_names=self.feature_names, classes=self.classes)
 
 
 jax.tree_util.register_dataclass(

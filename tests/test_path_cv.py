@@ -150,3 +150,15 @@ def test_path_prediction_needs_a_lambda_index(tutorial):
         mc.predict(path, X, 0, lambda_index=5)
     with pytest.raises(ValueError, match="task=20 is out of range"):
         mc.predict(path, X, 20, lambda_index=1)
+
+
+def test_path_solution_is_a_solve_result_at_one_lambda(tutorial):
+    data, raw = tutorial
+    path = mc.fit_path(data, n_lambdas=5)
+    last = path.solution(-1)
+    assert isinstance(last, mc.SolveResult) and float(last.lam) == float(path.lambdas[-1])
+    np.testing.assert_array_equal(np.asarray(last.W), np.asarray(path.W[4]))
+    np.testing.assert_array_equal(np.asarray(mc.predict(last, raw["X0"][:3], 0)),
+                                  np.asarray(mc.predict(path, raw["X0"][:3], 0, lambda_index=4)))
+    with pytest.raises(ValueError, match="out of range"):
+        path.solution(5)
