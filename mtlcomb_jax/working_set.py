@@ -23,6 +23,7 @@ The loop over lambdas and buckets runs in Python; each step is jit-compiled.
 from __future__ import annotations
 
 from functools import partial
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -100,6 +101,54 @@ def _padded_columns(in_set, n_features):
     return columns, valid
 
 
+class _LambdaSolution(NamedTuple):
+    """What one lambda's rounds leave behind (arrays over the K problems)."""
+    W: jax.Array            # (K, p, T)
+    b: jax.Array            # (K, T)
+    gamma: jax.Array        # (K,) inverse step sizes to carry on
+    grad_norms: np.ndarray  # (K, p) violation norms at the solution (the next strong rule uses them)
+    fit: Fit                # the last restricted solve
+    objective: jax.Array    # (K,) full-problem certificates
+    gap: np.ndarray         # (K,)
+    kkt: jax.Array          # (K,)
+    n_iter: np.ndarray      # (K,) iterations over all rounds
+    complete: bool          # no feature outside the working set violates optimality
+
+
+def _solve_at_lambda(problem, lam, in_set, W, b, gamma, tol, max_iter, scale, *, intercept, stop, max_rounds):
+    """Solve on the working set, check every feature, re-admit violators, repeat."""
+    dtype = W.dtype
+    lam_problem = problem._replace(lam=jnp.asarray(lam, dtype))
+    n_features = W.shape[1]
+    iterations = np.zeros(W.shape[0], dtype=np.int64)
+    sub_tol, retried = tol, False
+    for _ in range(max_rounds):
+        columns, valid = _padded_columns(in_set, n_features)
+        W_start = W[:, columns, :] * valid[None, :, None]
+        start_gamma = gamma if stop != "relative" else jnp.ones_like(gamma)
+        fit, gamma_out = solve_on_columns(lam_problem, columns, valid, W_start, b, start_gamma, sub_tol,
+                                          max_iter, intercept=intercept, stop=stop)
+        if stop != "relative":
+            gamma = gamma_out
+        iterations += np.asarray(fit.n_iter)
+        W = jnp.zeros_like(W).at[:, columns, :].add(fit.W * valid[None, :, None])
+        b = fit.intercept
+        norms, F, dual, kkt = full_check(lam_problem, W, b, intercept=intercept)
+        grad_norms = np.asarray(norms)
+        violators = ~in_set & np.any(grad_norms > lam[:, None], axis=0)
+        gap = np.maximum(np.asarray(F) - np.asarray(dual), 0.0)
+        if violators.any():
+            in_set = in_set | violators
+        elif stop == "gap" and np.any(gap > tol * scale) and not retried:
+            # The restricted solve certified itself with the best dual point of its
+            # run; the full certificate uses the final point's. Continue once, tighter.
+            retried, sub_tol = True, tol / 3.0
+        else:
+            break
+    return _LambdaSolution(W=W, b=b, gamma=gamma, grad_norms=grad_norms, fit=fit, objective=F, gap=gap, kkt=kkt,
+                           n_iter=iterations, complete=not violators.any())
+
+
 def working_set_path(problem: Problem, lambdas, W0, b0, tol, max_iter, *, intercept, stop, lambda_start, scale,
                      per_lambda=None, on_lambda=None, max_rounds=30):
     """K warm-started paths with strong-rule working sets.
@@ -120,7 +169,6 @@ def working_set_path(problem: Problem, lambdas, W0, b0, tol, max_iter, *, interc
     """
     lambdas = np.asarray(lambdas, dtype=np.float64)
     n_problems, n_lambdas = lambdas.shape
-    n_features = W0.shape[1]
     dtype = W0.dtype
     W, b = W0, b0
     gamma = jnp.ones((n_problems,), dtype)
@@ -131,48 +179,26 @@ def working_set_path(problem: Problem, lambdas, W0, b0, tol, max_iter, *, interc
     outputs, n_iters, convergeds = [], [], []
     for k in range(n_lambdas):
         lam = lambdas[:, k]
-        lam_problem = problem._replace(lam=jnp.asarray(lam, dtype))
-        active = (np.asarray(row_norms(W.reshape(-1, W.shape[-1]))).reshape(n_problems, n_features) > 0)
+        # Strong rule (union over the K problems) plus everything already active.
+        active = np.asarray(jnp.any(W != 0, axis=2))
         in_set = np.any(active | (grad_norms >= (2.0 * lam - lam_prev)[:, None]), axis=0)
-        iterations = np.zeros(n_problems, dtype=np.int64)
-        sub_tol, retried = tol, False
-        for _ in range(max_rounds):
-            columns, valid = _padded_columns(in_set, n_features)
-            W_start = W[:, columns, :] * valid[None, :, None]
-            start_gamma = gamma if stop != "relative" else jnp.ones_like(gamma)
-            fit, gamma_out = solve_on_columns(lam_problem, columns, valid, W_start, b, start_gamma, sub_tol,
-                                              max_iter, intercept=intercept, stop=stop)
-            if stop != "relative":
-                gamma = gamma_out
-            iterations += np.asarray(fit.n_iter)
-            W = jnp.zeros_like(W).at[:, columns, :].add(fit.W * valid[None, :, None])
-            b = fit.intercept
-            norms_j, F, dual, kkt = full_check(lam_problem, W, b, intercept=intercept)
-            grad_norms = np.asarray(norms_j)
-            violators = ~in_set & np.any(grad_norms > lam[:, None], axis=0)
-            gap = np.maximum(np.asarray(F) - np.asarray(dual), 0.0)
-            if violators.any():
-                in_set |= violators
-            elif stop == "gap" and np.any(gap > tol * scale) and not retried:
-                # The restricted solve certified itself with the best dual point of its
-                # run; the full certificate uses the final point's. Continue once, tighter.
-                retried, sub_tol = True, tol / 3.0
-            else:
-                break
+        sol = _solve_at_lambda(problem, lam, in_set, W, b, gamma, tol, max_iter, scale, intercept=intercept,
+                               stop=stop, max_rounds=max_rounds)
+        W, b, gamma, grad_norms = sol.W, sol.b, sol.gamma, sol.grad_norms
         if stop == "gap":
-            converged = gap <= tol * scale
+            converged = sol.gap <= tol * scale
         elif stop == "kkt":
-            converged = np.asarray(kkt) <= tol
+            converged = np.asarray(sol.kkt) <= tol
         else:
-            converged = np.asarray(fit.converged)
-        converged = converged & ~violators.any()
+            converged = np.asarray(sol.fit.converged)
+        converged = converged & sol.complete
         if per_lambda is None:
-            outputs.append(Fit(W=W, intercept=b, objective=F, n_iter=jnp.asarray(iterations),
-                               converged=jnp.asarray(converged), dual_gap=jnp.asarray(gap, dtype),
-                               kkt_residual=kkt))
+            outputs.append(Fit(W=W, intercept=b, objective=sol.objective, n_iter=jnp.asarray(sol.n_iter),
+                               converged=jnp.asarray(converged), dual_gap=jnp.asarray(sol.gap, dtype),
+                               kkt_residual=sol.kkt))
         else:
             outputs.append(per_lambda(W, b))
-        n_iters.append(iterations)
+        n_iters.append(sol.n_iter)
         convergeds.append(converged)
         lam_prev = lam
         if on_lambda is not None:
