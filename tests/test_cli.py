@@ -110,6 +110,7 @@ def test_quick_demo_finds_the_true_features(tmp_path, capsys):
     assert main(["demo", "--quick", "--out", str(tmp_path), "--no-progress"]) == 0
     report = json.loads((tmp_path / "report.json").read_text())
     assert report["recall"] >= 0.9 and report["precision"] >= 0.5
+    assert report["seconds_cv_run"] > 0 and report["seconds_cv_compile"] >= 0
     assert min(m["value"] for m in report["test_metric"]) > 0.8
     for name in ("path.png", "cv_curves.png", "coefficients.png", "cv.csv"):
         assert (tmp_path / name).stat().st_size > 0
