@@ -175,3 +175,24 @@ def test_subsamples_are_stratified_halves():
         for label in (-1, 1):                                        # classification: half of each class
             assert kept[1][y[1] == label].sum() == round(0.5 * (y[1][:45] == label).sum())
         np.testing.assert_allclose(w[b].sum(axis=1), 1.0)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(n_subsamples=1), "n_subsamples=1 must be an integer >= 2"),
+    (dict(threshold=0.0), "threshold=0.0 must be in"),
+    (dict(fraction=1.0), "fraction=1.0 must be strictly between 0 and 1"),
+    (dict(similarity=-1.0), "similarity=-1.0 is negative"),
+])
+def test_stability_selection_rejects_bad_arguments(mixed, kwargs, message):
+    data, _, _ = mixed
+    with pytest.raises(ValueError, match=message.replace("(", r"\(")):
+        mc.stability_selection(data, **kwargs)
+
+
+def test_replace_accepts_only_array_fields_of_the_same_shape(mixed):
+    data, _, _ = mixed
+    with pytest.raises(ValueError, match="takes X, y or weights; got 'task_names'"):
+        data.replace(task_names=("a",))
+    with pytest.raises(ValueError, match="must keep"):
+        data.replace(X=data.X[:, :3])
+    assert data.replace(y=data.y * 1.0).y.shape == data.y.shape
