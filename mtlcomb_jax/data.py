@@ -229,6 +229,11 @@ jax.tree_util.register_dataclass(
 
 
 # -- validation helpers ---------------------------------------------------------
+def infer_task_types(ys):
+    """'classification' for a target with exactly two distinct values, else 'regression' (one per task)."""
+    return [CLASSIFICATION if np.unique(np.asarray(y)).size == 2 else REGRESSION for y in ys]
+
+
 def resolve_task_index(task, task_names) -> int:
     """Index of ``task`` (an int or one of ``task_names``); ValueError naming the fix otherwise."""
     n_tasks = len(task_names)

@@ -17,18 +17,13 @@ from sklearn.base import BaseEstimator
 from sklearn.utils.metaestimators import available_if
 
 from .cv import cross_validate
-from .data import CLASSIFICATION, REGRESSION, MultiTaskData
+from .data import CLASSIFICATION, MultiTaskData, infer_task_types
 from .path import fit_path
 from .prediction import decision_function, predict as predict_values
 from .solver import solve
 
 _SELECTIONS = ("weighted_min", "regression_min", "classification_min",
                "weighted_1se", "regression_1se", "classification_1se")
-
-
-def infer_task_types(ys):
-    """'classification' for a target with exactly two distinct values, else 'regression'."""
-    return [CLASSIFICATION if np.unique(np.asarray(y)).size == 2 else REGRESSION for y in ys]
 
 
 def _to_numpy(a):

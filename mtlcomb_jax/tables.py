@@ -11,7 +11,7 @@ import pathlib
 
 import numpy as np
 
-from .data import CLASSIFICATION, REGRESSION, MultiTaskData
+from .data import CLASSIFICATION, REGRESSION, MultiTaskData, infer_task_types
 
 
 def read_table(path):
@@ -57,7 +57,7 @@ def task_types_for(targets, classification=None):
     targets : dict task name -> (n_t,) target values. Returns a list in the dict's order.
     """
     if classification is None:
-        return [CLASSIFICATION if np.unique(np.asarray(y)).size == 2 else REGRESSION for y in targets.values()]
+        return infer_task_types(targets.values())
     unknown = sorted(set(classification) - set(targets))
     if unknown:
         raise ValueError(f"--classification names tasks {unknown} that are not in the data; the tasks are "
