@@ -54,6 +54,16 @@ from .penalties import l21_norm, prox_l21, quadratic_penalty, quadratic_penalty_
 STOP_RULES = ("gap", "kkt", "relative")
 _MAX_BACKTRACKS = 64
 _TINY_STEP = 1e-20
+#: The certified rules start each backtracking search from the last accepted inverse step
+#: times this factor (a longer step), so the step follows the local curvature along the
+#: trajectory instead of staying at the largest one met so far. Measured on the shared
+#: p=5,000 benchmark's hardest lambdas: 338 -> 126 and 132 -> 84 iterations to the same
+#: certified gap, at 8-12 extra backtracking trials (one forward product each).
+_STEP_RELAX = 0.95
+#: ... but only after a step whose curvature term stood clear of rounding noise: once the
+#: iterates stop moving, the sufficient-decrease test passes whatever the step, and a
+#: relaxed step would grow without bound.
+_RELAX_MARGIN = 1e3
 
 
 class Problem(NamedTuple):
@@ -137,13 +147,14 @@ class FistaState(NamedTuple):
     z_prev: jax.Array     # (T, n) predictor of (W_prev, b_prev)
     t: jax.Array          # momentum sequence t_k
     t_prev: jax.Array     # t_{k-1}
-    gamma: jax.Array      # inverse step size (only grows, as in the R package)
+    gamma: jax.Array      # inverse step size (only grows under "relative", as in the R package)
     objective: jax.Array  # F(W, b)
     prev_objective: jax.Array
     best_dual: jax.Array  # best dual value seen (a lower bound on F*)
     criterion: jax.Array  # the stopping rule's current value
     n_iter: jax.Array
     stalled: jax.Array    # the last step changed nothing
+    relax: jax.Array      # the next search may start from a longer step (certified rules)
     done: jax.Array
 
 
@@ -271,7 +282,7 @@ def init_state(problem: Problem, W0, b0, gamma0) -> FistaState:
                       t=jnp.ones((), dtype), t_prev=jnp.zeros((), dtype), gamma=jnp.asarray(gamma0, dtype),
                       objective=obj, prev_objective=obj, best_dual=jnp.full((), -jnp.inf, dtype),
                       criterion=jnp.full((), jnp.inf, dtype), n_iter=jnp.zeros((), jnp.int32),
-                      stalled=jnp.zeros((), bool), done=jnp.zeros((), bool))
+                      stalled=jnp.zeros((), bool), relax=jnp.zeros((), bool), done=jnp.zeros((), bool))
 
 
 def fista_step(state: FistaState, problem: Problem, tol, scale, *, intercept: bool, stop: str) -> FistaState:
@@ -304,18 +315,21 @@ def fista_step(state: FistaState, problem: Problem, tol, scale, *, intercept: bo
         d_W, d_b = W_n - W_s, b_n - b_s
         r = jnp.sum(d_W * d_W) + jnp.sum(d_b * d_b)
         model = F_s + jnp.sum(d_W * grad_W) + jnp.sum(d_b * grad_b) + 0.5 * gamma * r
-        return W_n, b_n, z_n, F_n, r <= _TINY_STEP, F_n <= model + slack
+        clear = 0.5 * gamma * r > _RELAX_MARGIN * slack
+        return W_n, b_n, z_n, F_n, r <= _TINY_STEP, F_n <= model + slack, clear
 
     def backtrack(carry):
         gamma, count = carry[0] * 2.0, carry[-1] + 1
         return (gamma, *trial(gamma), count)
 
     def keep_backtracking(carry):
-        _, _, _, _, _, tiny, accepted, count = carry
+        _, _, _, _, _, tiny, accepted, _, count = carry
         return ~(tiny | accepted) & (count < _MAX_BACKTRACKS)
 
-    gamma, W_n, b_n, z_n, F_n, tiny, _, _ = jax.lax.while_loop(
-        keep_backtracking, backtrack, (state.gamma, *trial(state.gamma), jnp.zeros((), jnp.int32)))
+    gamma0 = jnp.where(state.relax, state.gamma * _STEP_RELAX, state.gamma)
+    gamma, W_n, b_n, z_n, F_n, tiny, _, clear, _ = jax.lax.while_loop(
+        keep_backtracking, backtrack, (gamma0, *trial(gamma0), jnp.zeros((), jnp.int32)))
+    relax = clear & (stop != "relative")
 
     objective = F_n + problem.lam * l21_norm(W_n)
     best_dual = jnp.maximum(state.best_dual, dual)
@@ -340,7 +354,7 @@ def fista_step(state: FistaState, problem: Problem, tol, scale, *, intercept: bo
     return FistaState(W=W_n, W_prev=state.W, b=b_n, b_prev=state.b, z=z_n, z_prev=state.z,
                       t=t_new, t_prev=t_prev_new, gamma=gamma, objective=objective,
                       prev_objective=state.objective, best_dual=best_dual, criterion=criterion,
-                      n_iter=n_iter, stalled=tiny, done=met | (tiny & (stop == "relative")))
+                      n_iter=n_iter, stalled=tiny, relax=relax, done=met | (tiny & (stop == "relative")))
 
 
 def solve_problem(problem: Problem, W0, b0, tol, max_iter, gamma0=1.0, *, intercept: bool, stop: str):

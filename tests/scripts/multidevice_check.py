@@ -29,4 +29,6 @@ print(f"stability selection: 4 devices vs 1, max abs difference {diff_sel:.2e}")
 
 s2 = mc.stability_selection(data, n_subsamples=6, n_lambdas=6, devices=devices)   # 6 subsamples: 3 devices used
 print(f"stability selection with 6 subsamples on 4 devices ran: {s2.frequencies.shape}")
-sys.exit(0 if diff_cv <= 1e-12 and diff_sel == 0 else 1)
+# Sharding changes the rounding of reductions, and the solver's step-size choices depend on
+# rounding, so the folds agree to the solver's accuracy (default gap tol), not bit for bit.
+sys.exit(0 if diff_cv <= 1e-9 and diff_sel == 0 else 1)
