@@ -52,8 +52,19 @@ def predictor(X, W, b):
 def backproject(X, V):
     """``X_t^T v_t`` for every task, shape (n_features, n_tasks), from V (n_tasks, n_max)."""
     if X.ndim == 2:
-        return X.T @ V.T
-    return jnp.einsum("tnp,tn->pt", X, V)
+        return transposed(V @ X)
+    return transposed(jnp.einsum("tn,tnp->tp", V, X))
+
+
+def transposed(product):
+    """``product.T``, with the product computed in its own (row-major) layout first.
+
+    Left alone, XLA folds the transpose into the dot and asks it for a (p, T) output,
+    which its CPU dot computes about 2 x slower than the (T, p) one (measured at
+    T=20, n=200, p=2,048: 0.52 ms against 0.24-0.42 ms; vmapped over 5 folds, 2.0 ms
+    against 1.0 ms). The barrier keeps the two apart; it is an identity for autodiff.
+    """
+    return jax.lax.optimization_barrier(product).T
 
 
 def sample_losses(z, y, is_classification):

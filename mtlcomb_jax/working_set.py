@@ -21,8 +21,10 @@ set, again taking the worst violators first. A smaller set is cheaper per iterat
 and better conditioned (a smaller Lipschitz constant, so longer steps).
 
 Batched: the same code runs one problem (a path) or K problems that share X
-and differ in their sample weights and lambdas (CV folds). The K problems share
-one working set, the union of theirs, so one vmapped solve serves all of them.
+and differ in their sample weights and lambdas (CV folds), as one vmapped solve.
+With one shared X (n, p) each problem has its own working set (the K restricted
+copies of X are small); with padded per-task X (T, n, p) the K problems share one
+set, the union of theirs, so that X is gathered once.
 
 Shapes stay static: a working set is padded to a power-of-two bucket (at least
 ``MIN_BUCKET`` columns; padding columns are zero, so their coefficients stay
@@ -89,15 +91,25 @@ def full_check(problem: Problem, W, b, *, intercept):
     return jax.vmap(partial(_check_one, intercept=intercept), in_axes=(_BATCH_AXES, 0, 0))(problem, W, b)
 
 
-@partial(jax.jit, static_argnames=("intercept", "stop"))
-def solve_on_columns(problem: Problem, columns, valid, W0, b0, gamma0, tol, max_iter, *, intercept, stop):
-    """K solves restricted to ``columns`` (m,), from W0 (K, m, T), b0 (K, T), gamma0 (K,)."""
-    restricted = restrict(problem, columns, valid)
+@partial(jax.jit, static_argnames=("intercept", "stop", "shared"))
+def solve_on_columns(problem: Problem, columns, valid, W0, b0, gamma0, tol, max_iter, *, intercept, stop, shared):
+    """K solves, problem k restricted to ``columns[k]`` (K, m), from W0 (K, m, T), b0 (K, T), gamma0 (K,).
 
+    ``shared``: all K problems use ``columns[0]`` (one gathered copy of X); otherwise each
+    problem gathers its own columns (K copies of the restricted X).
+    """
     def one(p, W, b, gamma):
         return solve_problem(p, W, b, tol, max_iter, gamma, intercept=intercept, stop=stop)
 
-    return jax.vmap(one, in_axes=(_BATCH_AXES, 0, 0, 0))(restricted, W0, b0, gamma0)
+    if shared:
+        restricted = restrict(problem, columns[0], valid[0])
+        return jax.vmap(one, in_axes=(_BATCH_AXES, 0, 0, 0))(restricted, W0, b0, gamma0)
+
+    def one_on_own_columns(p, cols, ok, W, b, gamma):
+        return one(restrict(p, cols, ok), W, b, gamma)
+
+    return jax.vmap(one_on_own_columns, in_axes=(_BATCH_AXES, 0, 0, 0, 0, 0))(problem, columns, valid, W0, b0,
+                                                                              gamma0)
 
 
 def _take_best(chosen, candidates, priority, limit):
@@ -113,25 +125,45 @@ def _take_best(chosen, candidates, priority, limit):
     return chosen
 
 
-def _priority(grad_norms, lam):
-    """How strongly each feature asks to enter (p,): its largest gradient norm over lambda."""
-    return np.max(grad_norms / np.asarray(lam)[:, None], axis=0)
+def _shared_view(sets, priority):
+    """Shared mode: every problem sees the union of the sets (K, p) and the largest priority."""
+    return (np.broadcast_to(sets.any(axis=0), sets.shape),
+            np.broadcast_to(priority.max(axis=0), priority.shape))
 
 
-def initial_set(active, strong, priority, n_features):
-    """The first working set at a lambda: every active feature plus the best strong-rule candidates,
-    at most a bucket of twice the active count."""
-    limit = bucket_size(max(2 * int(active.sum()), MIN_BUCKET), n_features)
-    return _take_best(active.copy(), strong, priority, max(limit, int(active.sum())))
+def initial_sets(active, strong, priority, n_features, shared):
+    """First working sets (K, p) at a lambda: every active feature plus the best strong-rule
+    candidates, at most a bucket of twice the active count. Inputs are (K, p)."""
+    if shared:
+        active, _ = _shared_view(active, priority)
+        strong, priority = _shared_view(strong, priority)
+    sets = np.empty(active.shape, dtype=bool)
+    for k in range(active.shape[0]):
+        n_active = int(active[k].sum())
+        limit = max(bucket_size(max(2 * n_active, MIN_BUCKET), n_features), n_active)
+        sets[k] = _take_best(active[k], strong[k], priority[k], limit)
+    return sets
 
 
-def _padded_columns(in_set, n_features):
-    members = np.flatnonzero(in_set)
-    m = bucket_size(members.size, n_features)
-    columns = np.zeros(m, dtype=np.int32)
-    columns[:members.size] = members
-    valid = np.zeros(m, dtype=bool)
-    valid[:members.size] = True
+def grown_sets(sets, violators, priority, n_features, shared):
+    """Sets (K, p) after a check: at most doubled, worst violators first (celer's rule)."""
+    if shared:
+        violators, priority = _shared_view(violators, priority)
+    grown = sets.copy()
+    for k in range(sets.shape[0]):
+        limit = bucket_size(2 * int(sets[k].sum()), n_features)
+        grown[k] = _take_best(sets[k], violators[k], priority[k], limit)
+    return grown
+
+
+def _padded_columns(sets, n_features):
+    """Column indices (K, m) and validity (K, m) of sets (K, p), m a bucket size for the largest."""
+    counts = sets.sum(axis=1)
+    m = bucket_size(int(counts.max()), n_features)
+    columns = np.zeros(sets.shape[:1] + (m,), dtype=np.int32)
+    valid = np.arange(m)[None, :] < counts[:, None]
+    for k in range(sets.shape[0]):
+        columns[k, :counts[k]] = np.flatnonzero(sets[k])
     return columns, valid
 
 
@@ -149,32 +181,33 @@ class _LambdaSolution(NamedTuple):
     complete: bool          # no feature outside the working set violates optimality
 
 
-def _solve_at_lambda(problem, lam, in_set, W, b, gamma, tol, max_iter, scale, *, intercept, stop, max_rounds):
-    """Solve on the working set, check every feature, re-admit violators, repeat."""
+def _solve_at_lambda(problem, lam, sets, W, b, gamma, tol, max_iter, scale, *, intercept, stop, max_rounds,
+                     shared):
+    """Solve on the working sets (K, p), check every feature, re-admit violators, repeat."""
     dtype = W.dtype
     lam_problem = problem._replace(lam=jnp.asarray(lam, dtype))
-    n_features = W.shape[1]
-    iterations = np.zeros(W.shape[0], dtype=np.int64)
+    n_problems, n_features = W.shape[:2]
+    rows = np.arange(n_problems)[:, None]
+    iterations = np.zeros(n_problems, dtype=np.int64)
     sub_tol, retried = tol, False
     for _ in range(max_rounds):
-        columns, valid = _padded_columns(in_set, n_features)
-        W_start = W[:, columns, :] * valid[None, :, None]
+        columns, valid = _padded_columns(sets, n_features)
+        keep = jnp.asarray(valid)[:, :, None]
+        W_start = W[rows, columns, :] * keep
         start_gamma = gamma if stop != "relative" else jnp.ones_like(gamma)
         fit, gamma_out = solve_on_columns(lam_problem, columns, valid, W_start, b, start_gamma, sub_tol,
-                                          max_iter, intercept=intercept, stop=stop)
+                                          max_iter, intercept=intercept, stop=stop, shared=shared)
         if stop != "relative":
             gamma = gamma_out
         iterations += np.asarray(fit.n_iter)
-        W = jnp.zeros_like(W).at[:, columns, :].add(fit.W * valid[None, :, None])
+        W = jnp.zeros_like(W).at[rows, columns, :].add(fit.W * keep)
         b = fit.intercept
         norms, F, dual, kkt = full_check(lam_problem, W, b, intercept=intercept)
         grad_norms = np.asarray(norms)
-        violators = ~in_set & np.any(grad_norms > lam[:, None], axis=0)
+        violators = ~sets & (grad_norms > lam[:, None])
         gap = np.maximum(np.asarray(F) - np.asarray(dual), 0.0)
         if violators.any():
-            # Grow by at most a doubling, worst violators first (celer's rule).
-            limit = bucket_size(2 * int(in_set.sum()), n_features)
-            in_set = _take_best(in_set, violators, _priority(grad_norms, lam), limit)
+            sets = grown_sets(sets, violators, grad_norms / lam[:, None], n_features, shared)
         elif stop == "gap" and np.any(gap > tol * scale) and not retried:
             # The restricted solve certified itself with the best dual point of its
             # run; the full certificate uses the final point's. Continue once, tighter.
@@ -207,6 +240,9 @@ def working_set_path(problem: Problem, lambdas, W0, b0, tol, max_iter, *, interc
     n_problems, n_lambdas = lambdas.shape
     dtype = W0.dtype
     n_features = W0.shape[1]
+    # One shared X gathers cheaply per problem (K x n x m); padded per-task X would cost
+    # K x T x n x m, so those problems share one set, the union of theirs.
+    shared = problem.X.ndim == 3
     W, b = W0, b0
     gamma = jnp.ones((n_problems,), dtype)
     grad_norms = np.asarray(full_check(problem._replace(lam=jnp.asarray(lambda_start, dtype)), W, b,
@@ -217,11 +253,11 @@ def working_set_path(problem: Problem, lambdas, W0, b0, tol, max_iter, *, interc
     for k in range(n_lambdas):
         lam = lambdas[:, k]
         # Strong rule (union over the K problems) plus everything already active.
-        active = np.any(np.asarray(jnp.any(W != 0, axis=2)), axis=0)
-        strong = np.any(grad_norms >= (2.0 * lam - lam_prev)[:, None], axis=0)
-        in_set = initial_set(active, strong, _priority(grad_norms, lam), n_features)
-        sol = _solve_at_lambda(problem, lam, in_set, W, b, gamma, tol, max_iter, scale, intercept=intercept,
-                               stop=stop, max_rounds=max_rounds)
+        active = np.asarray(jnp.any(W != 0, axis=2))
+        strong = grad_norms >= (2.0 * lam - lam_prev)[:, None]
+        sets = initial_sets(active, strong, grad_norms / lam[:, None], n_features, shared)
+        sol = _solve_at_lambda(problem, lam, sets, W, b, gamma, tol, max_iter, scale, intercept=intercept,
+                               stop=stop, max_rounds=max_rounds, shared=shared)
         W, b, gamma, grad_norms = sol.W, sol.b, sol.gamma, sol.grad_norms
         if stop == "gap":
             converged = sol.gap <= tol * scale
