@@ -5,9 +5,10 @@ import pytest
 import jax.numpy as jnp
 
 import mtlcomb_jax as mc
+from mtlcomb_jax import working_set
 from conftest import simulate
 from mtlcomb_jax.path import use_working_sets
-from mtlcomb_jax.working_set import MIN_BUCKET, bucket_size
+from mtlcomb_jax.working_set import MIN_BUCKET, bucket_size, grown_sets, initial_sets
 
 
 @pytest.fixture(scope="module")
@@ -47,6 +48,61 @@ def test_screened_cv_equals_the_vmapped_scan(wide):
     np.testing.assert_allclose(screened.task_metric, full.task_metric, rtol=1e-6, atol=1e-8)
     assert screened.lambda_weighted_min == full.lambda_weighted_min
     assert screened.converged.all()
+
+
+@pytest.fixture(scope="module")
+def shared_wide():
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(60, 400))
+    W = np.zeros((400, 5))
+    W[:8] = rng.normal(size=(8, 5))
+    return mc.MultiTaskData.from_outcomes(X, X @ W + 0.5 * rng.normal(size=(60, 5)), ["regression"] * 5)
+
+
+def test_per_fold_working_sets_on_a_shared_X_equal_the_vmapped_scan(shared_wide, monkeypatch):
+    """A shared X gives each fold its own working set; the folds still match the unscreened CV."""
+    modes = []
+    solve = working_set.solve_on_columns
+
+    def recording(*args, **kwargs):
+        modes.append((kwargs["shared"], args[1].shape[0]))
+        return solve(*args, **kwargs)
+
+    monkeypatch.setattr(working_set, "solve_on_columns", recording)
+    common = dict(n_folds=4, n_lambdas=10, lambda_min_ratio=0.02, tol=1e-8, seed=0, intercept=False)
+    full = mc.cross_validate(shared_wide, screening=False, **common)
+    screened = mc.cross_validate(shared_wide, screening=True, **common)
+    assert modes and all(mode == (False, 4) for mode in modes)     # own columns for each of 4 folds
+    # gap tol 1e-8 bounds the objective's error; held-out errors follow W, to ~sqrt of that
+    np.testing.assert_allclose(screened.task_metric, full.task_metric, rtol=1e-4)
+    assert screened.converged.all()
+
+
+def test_first_working_set_is_the_active_features_plus_the_best_candidates_up_to_twice_their_count():
+    p = 1000
+    active = np.zeros((2, p), bool)
+    active[0, :100] = True                      # 100 active: room up to 256 (bucket of 200)
+    active[1, :10] = True                       # 10 active: room up to MIN_BUCKET
+    strong = np.ones((2, p), bool)
+    priority = np.tile(np.arange(p)[::-1].astype(float), (2, 1))   # lower index, higher priority
+    sets = initial_sets(active, strong, priority, p, shared=False)
+    assert sets.sum(axis=1).tolist() == [256, MIN_BUCKET]
+    assert sets[0, :256].all() and sets[1, :MIN_BUCKET].all()     # the highest-priority candidates
+    shared = initial_sets(active, strong, priority, p, shared=True)
+    assert (shared[0] == shared[1]).all() and shared[0].sum() == 256    # the union's count decides
+
+
+def test_violators_enter_worst_first_and_at_most_double_the_set():
+    p = 1000
+    sets = np.zeros((1, p), bool)
+    sets[0, :100] = True
+    violators = np.zeros((1, p), bool)
+    violators[0, 100:600] = True
+    priority = np.zeros((1, p))
+    priority[0, 100:600] = np.arange(500)           # the last violators are the worst
+    grown = grown_sets(sets, violators, priority, p, shared=False)
+    assert grown.sum() == 256
+    assert grown[0, 600 - 156:600].all() and not grown[0, 100:600 - 156].any()
 
 
 def test_bucket_sizes_are_powers_of_two_capped_at_p():
