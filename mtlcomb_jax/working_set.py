@@ -133,14 +133,22 @@ def _shared_view(sets, priority):
 
 def initial_sets(active, strong, priority, n_features, shared):
     """First working sets (K, p) at a lambda: every active feature plus the best strong-rule
-    candidates, at most a bucket of twice the active count. Inputs are (K, p)."""
+    candidates. Inputs are (K, p).
+
+    A problem's set holds at most a bucket of twice its active count. A shared set (the
+    union) holds the union's active features plus room for one problem's active count,
+    not twice the union: the K problems' supports overlap but differ, and the union of
+    10 folds is several times one fold's support.
+    """
+    room = active.sum(axis=1)
     if shared:
+        room = np.broadcast_to(room.max(), room.shape)
         active, _ = _shared_view(active, priority)
         strong, priority = _shared_view(strong, priority)
     sets = np.empty(active.shape, dtype=bool)
     for k in range(active.shape[0]):
         n_active = int(active[k].sum())
-        limit = max(bucket_size(max(2 * n_active, MIN_BUCKET), n_features), n_active)
+        limit = max(bucket_size(max(n_active + int(room[k]), MIN_BUCKET), n_features), n_active)
         sets[k] = _take_best(active[k], strong[k], priority[k], limit)
     return sets
 

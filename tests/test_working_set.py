@@ -88,8 +88,11 @@ def test_first_working_set_is_the_active_features_plus_the_best_candidates_up_to
     sets = initial_sets(active, strong, priority, p, shared=False)
     assert sets.sum(axis=1).tolist() == [256, MIN_BUCKET]
     assert sets[0, :256].all() and sets[1, :MIN_BUCKET].all()     # the highest-priority candidates
+    # A shared set: the union's active features (150 here) plus room for one problem's
+    # active count (100): 250 -> a bucket of 256, not twice the union (300 -> 512).
+    active[1, 100:150] = True
     shared = initial_sets(active, strong, priority, p, shared=True)
-    assert (shared[0] == shared[1]).all() and shared[0].sum() == 256    # the union's count decides
+    assert (shared[0] == shared[1]).all() and shared[0].sum() == 256
 
 
 def test_violators_enter_worst_first_and_at_most_double_the_set():
