@@ -204,7 +204,15 @@ def dual_value(problem: Problem, V, grad_W, W):
     The point is scaled by ``kappa = min(1, lam / max_j ||grad_W[j]||)`` into the
     dual feasible set. Returns a scalar (``-inf`` if lam is 0 and grad_W is not).
     """
-    max_row = jnp.max(row_norms(grad_W))
+    return scaled_dual_value(problem, V, jnp.max(row_norms(grad_W)), W)
+
+
+def scaled_dual_value(problem: Problem, V, max_row, W):
+    """:func:`dual_value` given ``max_row = max_j ||X_j^T V + grad_j Q(W)||`` (a scalar).
+
+    The row norms do not depend on lam, so a point checked at one lambda can be
+    rescaled into the dual feasible set of another without a new pass over X.
+    """
     kappa = jnp.where(max_row > problem.lam, problem.lam / jnp.where(max_row > 0, max_row, 1.0), 1.0)
     conj = losses.loss_conjugates(kappa * V, problem.y, problem.weights, problem.is_classification,
                                   problem.scales)

@@ -42,8 +42,8 @@ import numpy as np
 
 from . import losses
 from .penalties import row_norms
-from .solver import (Fit, Problem, _derivatives, gradients_and_dual_point, kkt_residual, objective_value,
-                     solve_problem)
+from .solver import (Fit, Problem, _derivatives, gradients_and_dual_point, intercept_feasible, kkt_residual,
+                     objective_value, scaled_dual_value, solve_problem)
 
 MIN_BUCKET = 64
 #: float64 problems with at least this many features use working sets by default. Float32
@@ -71,6 +71,13 @@ def restrict(problem: Problem, columns, valid):
     return problem._replace(X=X)
 
 
+class DualPoint(NamedTuple):
+    """A checked point's dual ingredients, reusable at another lambda (arrays over K problems)."""
+    V: jax.Array         # (K, T, n_max) loss derivatives (zero-sum corrected with an intercept)
+    W: jax.Array         # (K, p, T) the primal point (its quadratic-penalty part)
+    max_row: jax.Array   # (K,) largest row norm of X^T V + grad Q(W) over all features
+
+
 def _check_one(problem: Problem, W, b, intercept):
     z = losses.predictor(problem.X, W, b)
     V = _derivatives(problem, z)
@@ -78,7 +85,9 @@ def _check_one(problem: Problem, W, b, intercept):
     # A feature outside the working set must satisfy both the optimality test on the
     # gradient and the dual point's feasibility, or the full duality gap would not close.
     norms = jnp.maximum(row_norms(grad_W), row_norms(grad_W_dual))
-    return norms, objective_value(problem, W, b, z), dual, kkt_residual(problem, W, grad_W, grad_b)
+    point = DualPoint(V=intercept_feasible(problem, V) if intercept else V, W=W,
+                      max_row=jnp.max(row_norms(grad_W_dual)))
+    return norms, objective_value(problem, W, b, z), dual, kkt_residual(problem, W, grad_W, grad_b), point
 
 
 @partial(jax.jit, static_argnames=("intercept",))
@@ -86,9 +95,21 @@ def full_check(problem: Problem, W, b, *, intercept):
     """Full-problem certificates of K solutions W (K, p, T), b (K, T).
 
     Returns the row norms (K, p) that decide violations (the larger of the gradient's
-    and the dual point's), objectives, dual values and KKT residuals (K,).
+    and the dual point's), objectives, dual values and KKT residuals (K,), and the
+    :class:`DualPoint` of each solution.
     """
     return jax.vmap(partial(_check_one, intercept=intercept), in_axes=(_BATCH_AXES, 0, 0))(problem, W, b)
+
+
+@jax.jit
+def carried_dual(problem: Problem, point: DualPoint):
+    """Dual values (K,) at ``problem.lam`` (K,) of the points checked at the previous lambda.
+
+    The previous solution's dual point, rescaled into the new lambda's feasible set, is
+    often a better lower bound than the new iterate's own: a restricted solve that stops
+    after a step or two certified itself with it, so the full certificate may use it too.
+    """
+    return jax.vmap(scaled_dual_value, in_axes=(_BATCH_AXES, 0, 0, 0))(problem, point.V, point.max_row, point.W)
 
 
 @partial(jax.jit, static_argnames=("intercept", "stop", "shared"))
@@ -187,13 +208,18 @@ class _LambdaSolution(NamedTuple):
     kkt: jax.Array          # (K,)
     n_iter: np.ndarray      # (K,) iterations over all rounds
     complete: bool          # no feature outside the working set violates optimality
+    point: DualPoint        # the solutions' dual ingredients (the next lambda's carried dual)
 
 
-def _solve_at_lambda(problem, lam, sets, W, b, gamma, tol, max_iter, scale, *, intercept, stop, max_rounds,
-                     shared):
-    """Solve on the working sets (K, p), check every feature, re-admit violators, repeat."""
+def _solve_at_lambda(problem, lam, sets, W, b, gamma, tol, max_iter, scale, previous, *, intercept, stop,
+                     max_rounds, shared):
+    """Solve on the working sets (K, p), check every feature, re-admit violators, repeat.
+
+    ``previous`` is the :class:`DualPoint` of the last lambda's solutions.
+    """
     dtype = W.dtype
     lam_problem = problem._replace(lam=jnp.asarray(lam, dtype))
+    dual_before = np.asarray(carried_dual(lam_problem, previous))
     n_problems, n_features = W.shape[:2]
     rows = np.arange(n_problems)[:, None]
     iterations = np.zeros(n_problems, dtype=np.int64)
@@ -210,10 +236,10 @@ def _solve_at_lambda(problem, lam, sets, W, b, gamma, tol, max_iter, scale, *, i
         iterations += np.asarray(fit.n_iter)
         W = jnp.zeros_like(W).at[rows, columns, :].add(fit.W * keep)
         b = fit.intercept
-        norms, F, dual, kkt = full_check(lam_problem, W, b, intercept=intercept)
+        norms, F, dual, kkt, point = full_check(lam_problem, W, b, intercept=intercept)
         grad_norms = np.asarray(norms)
         violators = ~sets & (grad_norms > lam[:, None])
-        gap = np.maximum(np.asarray(F) - np.asarray(dual), 0.0)
+        gap = np.maximum(np.asarray(F) - np.maximum(np.asarray(dual), dual_before), 0.0)
         if violators.any():
             sets = grown_sets(sets, violators, grad_norms / lam[:, None], n_features, shared)
         elif stop == "gap" and np.any(gap > tol * scale) and not retried:
@@ -223,7 +249,7 @@ def _solve_at_lambda(problem, lam, sets, W, b, gamma, tol, max_iter, scale, *, i
         else:
             break
     return _LambdaSolution(W=W, b=b, gamma=gamma, grad_norms=grad_norms, fit=fit, objective=F, gap=gap, kkt=kkt,
-                           n_iter=iterations, complete=not violators.any())
+                           n_iter=iterations, complete=not violators.any(), point=point)
 
 
 def working_set_path(problem: Problem, lambdas, W0, b0, tol, max_iter, *, intercept, stop, lambda_start, scale,
@@ -253,8 +279,8 @@ def working_set_path(problem: Problem, lambdas, W0, b0, tol, max_iter, *, interc
     shared = problem.X.ndim == 3
     W, b = W0, b0
     gamma = jnp.ones((n_problems,), dtype)
-    grad_norms = np.asarray(full_check(problem._replace(lam=jnp.asarray(lambda_start, dtype)), W, b,
-                                       intercept=intercept)[0])
+    start_check = full_check(problem._replace(lam=jnp.asarray(lambda_start, dtype)), W, b, intercept=intercept)
+    grad_norms, point = np.asarray(start_check[0]), start_check[-1]
     lam_prev = np.asarray(lambda_start, dtype=np.float64)
     scale = np.asarray(scale, dtype=np.float64)
     outputs, n_iters, convergeds = [], [], []
@@ -264,9 +290,9 @@ def working_set_path(problem: Problem, lambdas, W0, b0, tol, max_iter, *, interc
         active = np.asarray(jnp.any(W != 0, axis=2))
         strong = grad_norms >= (2.0 * lam - lam_prev)[:, None]
         sets = initial_sets(active, strong, grad_norms / lam[:, None], n_features, shared)
-        sol = _solve_at_lambda(problem, lam, sets, W, b, gamma, tol, max_iter, scale, intercept=intercept,
+        sol = _solve_at_lambda(problem, lam, sets, W, b, gamma, tol, max_iter, scale, point, intercept=intercept,
                                stop=stop, max_rounds=max_rounds, shared=shared)
-        W, b, gamma, grad_norms = sol.W, sol.b, sol.gamma, sol.grad_norms
+        W, b, gamma, grad_norms, point = sol.W, sol.b, sol.gamma, sol.grad_norms, sol.point
         if stop == "gap":
             converged = sol.gap <= tol * scale
         elif stop == "kkt":

@@ -30,6 +30,20 @@ def test_screened_path_equals_the_full_scan(wide, intercept):
     assert np.all(np.asarray(screened.dual_gap) >= 0)
 
 
+def test_reported_gaps_bound_the_suboptimality_at_a_loose_tolerance(wide):
+    """At a loose tol a lambda often finishes in a step or two, certified with the previous
+    lambda's dual point carried over; the gap must still bound F - F* of the full problem."""
+    lambdas = mc.lambda_grid(wide, n_lambdas=40, lambda_min_ratio=0.02)
+    loose = mc.fit_path(wide, lambdas, screening=True, tol=1e-4)
+    tight = mc.fit_path(wide, lambdas, screening=False, tol=1e-11, max_iter=200000)
+    excess = np.asarray(loose.objective) - np.asarray(tight.objective)
+    gap = np.asarray(loose.dual_gap)
+    assert np.all(np.asarray(loose.converged))
+    assert np.all(excess <= gap + 1e-12)
+    assert excess.max() > 0          # the loose path is really loose: the bound is not vacuous
+    assert np.asarray(loose.n_iter).min() <= 2     # some lambdas stop after a step or two
+
+
 def test_violators_are_readmitted_from_a_cold_start_below_lambda_max(wide):
     """Start at 0.3 lambda_max from W = 0 with the strong rule blind (lambda_start = lambdas[0])."""
     lam_max = float(mc.lambda_max(wide))
