@@ -244,7 +244,8 @@ def _solve_at_lambda(problem, lam, sets, W, b, gamma, tol, max_iter, scale, prev
             sets = grown_sets(sets, violators, grad_norms / lam[:, None], n_features, shared)
         elif stop == "gap" and np.any(gap > tol * scale) and not retried:
             # The restricted solve certified itself with the best dual point of its
-            # run; the full certificate uses the final point's. Continue once, tighter.
+            # run; the full certificate has only the final point's and the previous
+            # lambda's. Continue once, tighter.
             retried, sub_tol = True, tol / 3.0
         else:
             break
@@ -286,7 +287,7 @@ def working_set_path(problem: Problem, lambdas, W0, b0, tol, max_iter, *, interc
     outputs, n_iters, convergeds = [], [], []
     for k in range(n_lambdas):
         lam = lambdas[:, k]
-        # Strong rule (union over the K problems) plus everything already active.
+        # Strong rule plus everything already active, per problem (sets are unions when shared).
         active = np.asarray(jnp.any(W != 0, axis=2))
         strong = grad_norms >= (2.0 * lam - lam_prev)[:, None]
         sets = initial_sets(active, strong, grad_norms / lam[:, None], n_features, shared)
