@@ -57,7 +57,7 @@ def backproject(X, V):
 
 
 def transposed(product):
-    """``product.T``, with the product computed in its own (row-major) layout first.
+    """``product.T`` (all axes reversed), with the product computed in its own layout first.
 
     Left alone, XLA folds the transpose into the dot and asks it for a (p, T) output,
     which its CPU dot computes about 2 x slower than the (T, p) one (measured at

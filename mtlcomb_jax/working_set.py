@@ -78,38 +78,42 @@ class DualPoint(NamedTuple):
     max_row: jax.Array   # (K,) largest row norm of X^T V + grad Q(W) over all features
 
 
-def _check_one(problem: Problem, W, b, intercept):
+def no_dual_point(problem: Problem, W):
+    """A :class:`DualPoint` for the K problems of W (K, p, T) that carries no bound (dual value
+    -inf); shaped like a real one, so :func:`full_check` does not compile again."""
+    K, _, T = W.shape
+    return DualPoint(V=jnp.zeros((K, T, problem.y.shape[-1]), W.dtype), W=W,
+                     max_row=jnp.full((K,), jnp.inf, W.dtype))
+
+
+def _check_one(problem: Problem, W, b, previous: DualPoint, intercept):
     z = losses.predictor(problem.X, W, b)
     V = _derivatives(problem, z)
     grad_W, grad_b, dual, grad_W_dual = gradients_and_dual_point(problem, V, W, intercept)
+    dual_rows = row_norms(grad_W_dual)
     # A feature outside the working set must satisfy both the optimality test on the
     # gradient and the dual point's feasibility, or the full duality gap would not close.
-    norms = jnp.maximum(row_norms(grad_W), row_norms(grad_W_dual))
-    point = DualPoint(V=intercept_feasible(problem, V) if intercept else V, W=W,
-                      max_row=jnp.max(row_norms(grad_W_dual)))
-    return norms, objective_value(problem, W, b, z), dual, kkt_residual(problem, W, grad_W, grad_b), point
+    norms = jnp.maximum(row_norms(grad_W), dual_rows)
+    point = DualPoint(V=intercept_feasible(problem, V) if intercept else V, W=W, max_row=jnp.max(dual_rows))
+    # The previous lambda's checked point, rescaled into this lambda's feasible set (its
+    # row norms do not depend on lam), is often the better lower bound: a restricted
+    # solve that stops after a step or two certified itself with it.
+    carried = scaled_dual_value(problem, previous.V, previous.max_row, previous.W)
+    return (norms, objective_value(problem, W, b, z), jnp.maximum(dual, carried),
+            kkt_residual(problem, W, grad_W, grad_b), point)
 
 
 @partial(jax.jit, static_argnames=("intercept",))
-def full_check(problem: Problem, W, b, *, intercept):
+def full_check(problem: Problem, W, b, previous: DualPoint, *, intercept):
     """Full-problem certificates of K solutions W (K, p, T), b (K, T).
 
     Returns the row norms (K, p) that decide violations (the larger of the gradient's
     and the dual point's), objectives, dual values and KKT residuals (K,), and the
-    :class:`DualPoint` of each solution.
+    :class:`DualPoint` of each solution. The dual value is the better of the solution's
+    own and that of ``previous`` (the last lambda's points; :func:`no_dual_point` for none).
     """
-    return jax.vmap(partial(_check_one, intercept=intercept), in_axes=(_BATCH_AXES, 0, 0))(problem, W, b)
-
-
-@jax.jit
-def carried_dual(problem: Problem, point: DualPoint):
-    """Dual values (K,) at ``problem.lam`` (K,) of the points checked at the previous lambda.
-
-    The previous solution's dual point, rescaled into the new lambda's feasible set, is
-    often a better lower bound than the new iterate's own: a restricted solve that stops
-    after a step or two certified itself with it, so the full certificate may use it too.
-    """
-    return jax.vmap(scaled_dual_value, in_axes=(_BATCH_AXES, 0, 0, 0))(problem, point.V, point.max_row, point.W)
+    return jax.vmap(partial(_check_one, intercept=intercept), in_axes=(_BATCH_AXES, 0, 0, 0))(problem, W, b,
+                                                                                             previous)
 
 
 @partial(jax.jit, static_argnames=("intercept", "stop", "shared"))
@@ -146,10 +150,10 @@ def _take_best(chosen, candidates, priority, limit):
     return chosen
 
 
-def _shared_view(sets, priority):
-    """Shared mode: every problem sees the union of the sets (K, p) and the largest priority."""
-    return (np.broadcast_to(sets.any(axis=0), sets.shape),
-            np.broadcast_to(priority.max(axis=0), priority.shape))
+def _initial_set(active, strong, priority, room, n_features):
+    """One set (p,): the active features plus the best candidates, up to a bucket of active + room."""
+    limit = bucket_size(max(int(active.sum()) + room, MIN_BUCKET), n_features)
+    return _take_best(active, strong, priority, limit)
 
 
 def initial_sets(active, strong, priority, n_features, shared):
@@ -161,28 +165,22 @@ def initial_sets(active, strong, priority, n_features, shared):
     not twice the union: the K problems' supports overlap but differ, and the union of
     10 folds is several times one fold's support.
     """
-    room = active.sum(axis=1)
     if shared:
-        room = np.broadcast_to(room.max(), room.shape)
-        active, _ = _shared_view(active, priority)
-        strong, priority = _shared_view(strong, priority)
-    sets = np.empty(active.shape, dtype=bool)
-    for k in range(active.shape[0]):
-        n_active = int(active[k].sum())
-        limit = max(bucket_size(max(n_active + int(room[k]), MIN_BUCKET), n_features), n_active)
-        sets[k] = _take_best(active[k], strong[k], priority[k], limit)
-    return sets
+        one = _initial_set(active.any(axis=0), strong.any(axis=0), priority.max(axis=0),
+                           int(active.sum(axis=1).max()), n_features)
+        return np.broadcast_to(one, active.shape)
+    return np.stack([_initial_set(active[k], strong[k], priority[k], int(active[k].sum()), n_features)
+                     for k in range(active.shape[0])])
 
 
 def grown_sets(sets, violators, priority, n_features, shared):
     """Sets (K, p) after a check: at most doubled, worst violators first (celer's rule)."""
+    def grown(k_set, k_violators, k_priority):
+        return _take_best(k_set, k_violators, k_priority, bucket_size(2 * int(k_set.sum()), n_features))
+
     if shared:
-        violators, priority = _shared_view(violators, priority)
-    grown = sets.copy()
-    for k in range(sets.shape[0]):
-        limit = bucket_size(2 * int(sets[k].sum()), n_features)
-        grown[k] = _take_best(sets[k], violators[k], priority[k], limit)
-    return grown
+        return np.broadcast_to(grown(sets[0], violators.any(axis=0), priority.max(axis=0)), sets.shape)
+    return np.stack([grown(sets[k], violators[k], priority[k]) for k in range(sets.shape[0])])
 
 
 def _padded_columns(sets, n_features):
@@ -219,7 +217,6 @@ def _solve_at_lambda(problem, lam, sets, W, b, gamma, tol, max_iter, scale, prev
     """
     dtype = W.dtype
     lam_problem = problem._replace(lam=jnp.asarray(lam, dtype))
-    dual_before = np.asarray(carried_dual(lam_problem, previous))
     n_problems, n_features = W.shape[:2]
     rows = np.arange(n_problems)[:, None]
     iterations = np.zeros(n_problems, dtype=np.int64)
@@ -236,10 +233,10 @@ def _solve_at_lambda(problem, lam, sets, W, b, gamma, tol, max_iter, scale, prev
         iterations += np.asarray(fit.n_iter)
         W = jnp.zeros_like(W).at[rows, columns, :].add(fit.W * keep)
         b = fit.intercept
-        norms, F, dual, kkt, point = full_check(lam_problem, W, b, intercept=intercept)
+        norms, F, dual, kkt, point = full_check(lam_problem, W, b, previous, intercept=intercept)
         grad_norms = np.asarray(norms)
         violators = ~sets & (grad_norms > lam[:, None])
-        gap = np.maximum(np.asarray(F) - np.maximum(np.asarray(dual), dual_before), 0.0)
+        gap = np.maximum(np.asarray(F) - np.asarray(dual), 0.0)
         if violators.any():
             sets = grown_sets(sets, violators, grad_norms / lam[:, None], n_features, shared)
         elif stop == "gap" and np.any(gap > tol * scale) and not retried:
@@ -280,7 +277,8 @@ def working_set_path(problem: Problem, lambdas, W0, b0, tol, max_iter, *, interc
     shared = problem.X.ndim == 3
     W, b = W0, b0
     gamma = jnp.ones((n_problems,), dtype)
-    start_check = full_check(problem._replace(lam=jnp.asarray(lambda_start, dtype)), W, b, intercept=intercept)
+    start_check = full_check(problem._replace(lam=jnp.asarray(lambda_start, dtype)), W, b, no_dual_point(problem, W),
+                             intercept=intercept)
     grad_norms, point = np.asarray(start_check[0]), start_check[-1]
     lam_prev = np.asarray(lambda_start, dtype=np.float64)
     scale = np.asarray(scale, dtype=np.float64)
