@@ -151,6 +151,9 @@ class FistaState(NamedTuple):
     objective: jax.Array  # F(W, b)
     prev_objective: jax.Array
     best_dual: jax.Array  # best dual value seen (a lower bound on F*)
+    best_V: jax.Array     # (T, n) ... and its point: intercept-feasible loss derivatives,
+    best_quad: jax.Array  # Q(W) at the point, and
+    best_max_row: jax.Array  # its largest row norm (over this solve's features) ("gap" only)
     criterion: jax.Array  # the stopping rule's current value
     n_iter: jax.Array
     stalled: jax.Array    # the last step changed nothing
@@ -204,19 +207,21 @@ def dual_value(problem: Problem, V, grad_W, W):
     The point is scaled by ``kappa = min(1, lam / max_j ||grad_W[j]||)`` into the
     dual feasible set. Returns a scalar (``-inf`` if lam is 0 and grad_W is not).
     """
-    return scaled_dual_value(problem, V, jnp.max(row_norms(grad_W)), W)
+    return scaled_dual_value(problem, V, jnp.max(row_norms(grad_W)),
+                             quadratic_penalty(W, problem.similarity, problem.ridge))
 
 
-def scaled_dual_value(problem: Problem, V, max_row, W):
-    """:func:`dual_value` given ``max_row = max_j ||X_j^T V + grad_j Q(W)||`` (a scalar).
+def scaled_dual_value(problem: Problem, V, max_row, quad):
+    """:func:`dual_value` given ``max_row = max_j ||X_j^T V + grad_j Q(W)||`` and ``quad = Q(W)``
+    (scalars).
 
-    The row norms do not depend on lam, so a point checked at one lambda can be
-    rescaled into the dual feasible set of another without a new pass over X.
+    Neither depends on lam, so a point checked at one lambda can be rescaled into the
+    dual feasible set of another without a new pass over X.
     """
     kappa = jnp.where(max_row > problem.lam, problem.lam / jnp.where(max_row > 0, max_row, 1.0), 1.0)
     conj = losses.loss_conjugates(kappa * V, problem.y, problem.weights, problem.is_classification,
                                   problem.scales)
-    value = -conj - kappa ** 2 * quadratic_penalty(W, problem.similarity, problem.ridge)
+    value = -conj - kappa ** 2 * quad
     return jnp.where(kappa > 0, value, -jnp.inf)
 
 
@@ -270,25 +275,37 @@ def gradients_and_dual_point(problem: Problem, V, W, intercept):
 
 def _backproject_pair(X, V, V_dual):
     """``X_t^T v_t`` for two sets of dual values in one pass over X, never copying X."""
+    return backproject_stack(X, (V, V_dual))
+
+
+def backproject_stack(X, Vs):
+    """``X_t^T v_t`` (n_features, n_tasks) for each of several V (n_tasks, n_max), in one pass over X."""
+    k = len(Vs)
     if X.ndim == 2:
-        both = losses.transposed(jnp.concatenate([V, V_dual], axis=0) @ X)          # (p, 2T)
-        n_tasks = V.shape[0]
-        return both[:, :n_tasks], both[:, n_tasks:]
-    # (T, 2, n) x (T, n, p) -> (T, 2, p): the layout XLA's CPU dot runs fastest
-    # (measured at T=20, n=200, p=20,000: 41 ms, against 101 ms for a (2, p, T) output).
-    both = losses.transposed(jnp.einsum("tkn,tnp->tkp", jnp.stack([V, V_dual], axis=1), X))   # (p, 2, T)
-    return both[:, 0, :], both[:, 1, :]
+        n_tasks = Vs[0].shape[0]
+        both = losses.transposed(jnp.concatenate(Vs, axis=0) @ X)          # (p, k T)
+        return tuple(both[:, i * n_tasks:(i + 1) * n_tasks] for i in range(k))
+    # (T, k, n) x (T, n, p) -> (T, k, p): the layout XLA's CPU dot runs fastest
+    # (measured at T=20, n=200, p=20,000: 41 ms, against 101 ms for a (k, p, T) output).
+    both = losses.transposed(jnp.einsum("tkn,tnp->tkp", jnp.stack(Vs, axis=1), X))   # (p, k, T)
+    return tuple(both[:, i, :] for i in range(k))
 
 
 # -- the step ----------------------------------------------------------------------
-def init_state(problem: Problem, W0, b0, gamma0) -> FistaState:
-    """State before the first iteration, starting at (W0, b0) with inverse step gamma0."""
-    z0 = losses.predictor(problem.X, W0, b0)
+def init_state(problem: Problem, W0, b0, gamma0, z0=None) -> FistaState:
+    """State before the first iteration, starting at (W0, b0) with inverse step gamma0.
+
+    ``z0`` (n_tasks, n_max), the predictor of (W0, b0), saves a product when the caller has it.
+    """
+    if z0 is None:
+        z0 = losses.predictor(problem.X, W0, b0)
     obj = objective_value(problem, W0, b0, z0)
     dtype = W0.dtype
     return FistaState(W=W0, W_prev=W0, b=b0, b_prev=b0, z=z0, z_prev=z0,
                       t=jnp.ones((), dtype), t_prev=jnp.zeros((), dtype), gamma=jnp.asarray(gamma0, dtype),
                       objective=obj, prev_objective=obj, best_dual=jnp.full((), -jnp.inf, dtype),
+                      best_V=jnp.zeros_like(z0), best_quad=jnp.zeros((), dtype),
+                      best_max_row=jnp.full((), jnp.inf, dtype),
                       criterion=jnp.full((), jnp.inf, dtype), n_iter=jnp.zeros((), jnp.int32),
                       stalled=jnp.zeros((), bool), relax=jnp.zeros((), bool), done=jnp.zeros((), bool))
 
@@ -304,8 +321,15 @@ def fista_step(state: FistaState, problem: Problem, tol, scale, *, intercept: bo
     z_s = (1.0 + alpha) * state.z - alpha * state.z_prev
     F_s = _smooth(problem, W_s, z_s)
     V_s = _derivatives(problem, z_s)
+    best_V, best_quad, best_max_row = state.best_V, state.best_quad, state.best_max_row
     if stop == "gap":
-        grad_W, grad_b, dual = _gradients_and_dual(problem, V_s, W_s, intercept)
+        grad_W, grad_b, dual, grad_W_dual = gradients_and_dual_point(problem, V_s, W_s, intercept)
+        # Keep the best dual point itself, not only its value: working sets re-evaluate
+        # it on all features (see working_set.full_check).
+        better = dual > state.best_dual
+        best_V = jnp.where(better, intercept_feasible(problem, V_s) if intercept else V_s, best_V)
+        best_quad = jnp.where(better, quadratic_penalty(W_s, problem.similarity, problem.ridge), best_quad)
+        best_max_row = jnp.where(better, jnp.max(row_norms(grad_W_dual)), best_max_row)
     else:
         grad_W, grad_b = _gradients(problem, V_s, W_s, intercept)
         dual = state.best_dual
@@ -361,8 +385,35 @@ def fista_step(state: FistaState, problem: Problem, tol, scale, *, intercept: bo
         t_prev_new = jnp.where(restart, 1.0, t_prev_new)
     return FistaState(W=W_n, W_prev=state.W, b=b_n, b_prev=state.b, z=z_n, z_prev=state.z,
                       t=t_new, t_prev=t_prev_new, gamma=gamma, objective=objective,
-                      prev_objective=state.objective, best_dual=best_dual, criterion=criterion,
+                      prev_objective=state.objective, best_dual=best_dual, best_V=best_V, best_quad=best_quad,
+                      best_max_row=best_max_row, criterion=criterion,
                       n_iter=n_iter, stalled=tiny, relax=relax, done=met | (tiny & (stop == "relative")))
+
+
+def _stop_scale(problem: Problem, intercept, stop, dtype):
+    """What the stopping rule's tol is relative to: the null model's loss for "gap", else 1."""
+    if stop == "gap":
+        return losses.null_loss(problem.y, problem.weights, problem.is_classification, problem.scales, intercept)
+    return jnp.ones((), dtype)
+
+
+def run_fista(problem: Problem, W0, b0, tol, max_iter, gamma0=1.0, z0=None, *, intercept: bool,
+              stop: str) -> FistaState:
+    """The FISTA loop alone, from (W0, b0) to the stopping rule or ``max_iter``.
+
+    Returns the final :class:`FistaState` (``done`` says whether the rule was met)
+    without certificates at the returned point: working sets certify it on all
+    features instead (see :mod:`.working_set`), and a use of the restricted X after
+    the loop would make XLA copy it (the loop owns its operands).
+    """
+    scale = _stop_scale(problem, intercept, stop, W0.dtype)
+    tol = jnp.asarray(tol, W0.dtype)
+
+    def running(state):
+        return ~state.done & (state.n_iter < max_iter)
+
+    step = partial(fista_step, problem=problem, tol=tol, scale=scale, intercept=intercept, stop=stop)
+    return jax.lax.while_loop(running, lambda s: step(s), init_state(problem, W0, b0, gamma0, z0))
 
 
 def solve_problem(problem: Problem, W0, b0, tol, max_iter, gamma0=1.0, *, intercept: bool, stop: str):
@@ -371,18 +422,9 @@ def solve_problem(problem: Problem, W0, b0, tol, max_iter, gamma0=1.0, *, interc
     Returns ``(Fit, gamma)``; gamma is the final inverse step size, which a
     path may carry to its next lambda.
     """
-    if stop == "gap":
-        scale = losses.null_loss(problem.y, problem.weights, problem.is_classification,
-                                 problem.scales, intercept)
-    else:
-        scale = jnp.ones((), W0.dtype)
+    state = run_fista(problem, W0, b0, tol, max_iter, gamma0, intercept=intercept, stop=stop)
+    scale = _stop_scale(problem, intercept, stop, W0.dtype)
     tol = jnp.asarray(tol, W0.dtype)
-
-    def running(state):
-        return ~state.done & (state.n_iter < max_iter)
-
-    step = partial(fista_step, problem=problem, tol=tol, scale=scale, intercept=intercept, stop=stop)
-    state = jax.lax.while_loop(running, lambda s: step(s), init_state(problem, W0, b0, gamma0))
 
     # Certificates at the returned point (one more product, once per solve).
     V = _derivatives(problem, state.z)

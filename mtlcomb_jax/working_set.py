@@ -41,9 +41,10 @@ import jax.numpy as jnp
 import numpy as np
 
 from . import losses
-from .penalties import row_norms
-from .solver import (Fit, Problem, _derivatives, gradients_and_dual_point, intercept_feasible, kkt_residual,
-                     objective_value, scaled_dual_value, solve_problem)
+from .penalties import quadratic_penalty, quadratic_penalty_grad, row_norms
+from .batched import BatchResult, solve_batch
+from .solver import (Fit, Problem, _derivatives, backproject_stack, intercept_feasible, kkt_residual,
+                     objective_value, scaled_dual_value)
 
 MIN_BUCKET = 64
 #: float64 problems with at least this many features use working sets by default. Float32
@@ -65,76 +66,130 @@ def bucket_size(count, n_features):
     return min(size, n_features)
 
 
-def restrict(problem: Problem, columns, valid):
-    """The problem on the given feature columns (m,); invalid (padding) columns are zeroed."""
-    X = jnp.take(problem.X, columns, axis=-1) * valid.astype(problem.X.dtype)
-    return problem._replace(X=X)
+@partial(jax.jit, static_argnames=("shared",))
+def gather_columns(X, W, columns, valid, *, shared):
+    """The restricted design and warm start of K problems on columns (K, m).
+
+    X : (n, p) shared or (T, n_max, p) padded;  W : (K, p, T);  valid : (K, m) bool,
+    False on padding columns, which are zeroed (so their coefficients stay zero).
+    Returns X_S, (n, m) or (T, n_max, m) with ``shared`` (every problem uses
+    ``columns[0]``), else one copy per problem with a leading K axis, and W_S (K, m, T).
+
+    A program of its own: gathered inside the solver's program, the columns came out
+    in the gather's layout and were transposed and copied for the loop (3.4 x the time
+    and twice the memory at T=20, n=200, m=8,192; see bench/README.md).
+    """
+    W_start = jnp.take_along_axis(W, columns[:, :, None], axis=1) * valid[:, :, None].astype(W.dtype)
+    if shared:
+        return jnp.take(X, columns[0], axis=-1) * valid[0].astype(X.dtype), W_start
+    gathered = jax.vmap(lambda cols, ok: jnp.take(X, cols, axis=-1) * ok.astype(X.dtype))(columns, valid)
+    return gathered, W_start
+
+
+@partial(jax.jit, static_argnames=("n_features",))
+def scatter_columns(W_S, columns, valid, *, n_features):
+    """(K, p, T) coefficients from W_S (K, m, T) on columns (K, m); zero elsewhere."""
+    K, _, T = W_S.shape
+    rows = jnp.arange(K)[:, None]
+    return jnp.zeros((K, n_features, T), W_S.dtype).at[rows, columns, :].add(W_S * valid[:, :, None])
 
 
 class DualPoint(NamedTuple):
-    """A checked point's dual ingredients, reusable at another lambda (arrays over K problems)."""
+    """A dual point's ingredients, reusable at another lambda (arrays over K problems).
+
+    Its dual value at any lambda is :func:`~mtlcomb_jax.solver.scaled_dual_value`: nothing in
+    it depends on lambda.
+    """
     V: jax.Array         # (K, T, n_max) loss derivatives (zero-sum corrected with an intercept)
-    W: jax.Array         # (K, p, T) the primal point (its quadratic-penalty part)
-    max_row: jax.Array   # (K,) largest row norm of X^T V + grad Q(W) over all features
+    quad: jax.Array      # (K,) Q(W) at the primal point it was built at
+    max_row: jax.Array   # (K,) largest row norm of X^T V + grad Q(W) over the features measured
 
 
-def no_dual_point(problem: Problem, W):
-    """A :class:`DualPoint` for the K problems of W (K, p, T) that carries no bound (dual value
-    -inf); shaped like a real one, so :func:`full_check` does not compile again."""
-    K, _, T = W.shape
-    return DualPoint(V=jnp.zeros((K, T, problem.y.shape[-1]), W.dtype), W=W,
-                     max_row=jnp.full((K,), jnp.inf, W.dtype))
+def no_dual_point(problem: Problem, n_problems):
+    """A :class:`DualPoint` for K problems that carries no bound (dual value -inf); shaped
+    like a real one, so :func:`full_check` does not compile again."""
+    dtype = problem.y.dtype
+    return DualPoint(V=jnp.zeros((n_problems,) + problem.y.shape, dtype), quad=jnp.zeros((n_problems,), dtype),
+                     max_row=jnp.full((n_problems,), jnp.inf, dtype))
 
 
-def _check_one(problem: Problem, W, b, previous: DualPoint, intercept):
-    z = losses.predictor(problem.X, W, b)
+def _best_point(values, points):
+    """The point of largest dual value among several (scalars and DualPoints of one problem)."""
+    best = jnp.argmax(jnp.stack(values))
+    return jax.tree.map(lambda *leaves: jnp.stack(leaves)[best], *points), jnp.max(jnp.stack(values))
+
+
+def _check_one(problem: Problem, W, b, z, in_set, loop: DualPoint, previous: DualPoint, intercept):
     V = _derivatives(problem, z)
-    grad_W, grad_b, dual, grad_W_dual = gradients_and_dual_point(problem, V, W, intercept)
+    V_dual = intercept_feasible(problem, V) if intercept else V
+    quad_grad = quadratic_penalty_grad(W, problem.similarity, problem.ridge)
+    if intercept:
+        XV, XV_dual, XV_loop = backproject_stack(problem.X, (V, V_dual, loop.V))
+        grad_W, grad_W_dual = XV + quad_grad, XV_dual + quad_grad
+        grad_b = jnp.sum(V, axis=1)
+    else:
+        XV, XV_loop = backproject_stack(problem.X, (V, loop.V))
+        grad_W = grad_W_dual = XV + quad_grad
+        grad_b = jnp.zeros(V.shape[0], V.dtype)
     dual_rows = row_norms(grad_W_dual)
     # A feature outside the working set must satisfy both the optimality test on the
     # gradient and the dual point's feasibility, or the full duality gap would not close.
     norms = jnp.maximum(row_norms(grad_W), dual_rows)
-    point = DualPoint(V=intercept_feasible(problem, V) if intercept else V, W=W, max_row=jnp.max(dual_rows))
-    # The previous lambda's checked point, rescaled into this lambda's feasible set (its
-    # row norms do not depend on lam), is often the better lower bound: a restricted
-    # solve that stops after a step or two certified itself with it.
-    carried = scaled_dual_value(problem, previous.V, previous.max_row, previous.W)
-    return (norms, objective_value(problem, W, b, z), jnp.maximum(dual, carried),
-            kkt_residual(problem, W, grad_W, grad_b), point)
+    own = DualPoint(V=V_dual, quad=quadratic_penalty(W, problem.similarity, problem.ridge),
+                    max_row=jnp.max(dual_rows))
+    # The restricted solve's best dual point (it certified itself with that one, which is
+    # often not the final iterate's): its rows on the working set were measured in the
+    # solve; outside it the point's W is zero, where Q's (row-separable) gradient is zero.
+    outside = jnp.where(in_set, 0.0, row_norms(XV_loop))
+    loop = loop._replace(max_row=jnp.maximum(loop.max_row, jnp.max(outside)))
+    # The previous lambda's checked point, rescaled into this lambda's feasible set, is
+    # often the best lower bound when a solve stops after a step or two.
+    points = (own, loop, previous)
+    values = [scaled_dual_value(problem, pt.V, pt.max_row, pt.quad) for pt in points]
+    point, dual = _best_point(values, points)
+    return norms, objective_value(problem, W, b, z), dual, kkt_residual(problem, W, grad_W, grad_b), point
+
+
+@jax.jit
+def predictors(problem: Problem, W, b):
+    """(K, T, n_max) linear predictors of K points W (K, p, T), b (K, T) on all features."""
+    return jax.vmap(losses.predictor, in_axes=(None, 0, 0))(problem.X, W, b)
 
 
 @partial(jax.jit, static_argnames=("intercept",))
-def full_check(problem: Problem, W, b, previous: DualPoint, *, intercept):
-    """Full-problem certificates of K solutions W (K, p, T), b (K, T).
+def full_check(problem: Problem, W, b, z, in_set, loop: DualPoint, previous: DualPoint, *, intercept):
+    """Full-problem certificates of K solutions W (K, p, T), b (K, T) with predictors z (K, T, n_max).
+
+    z comes from the restricted solve (W is zero outside its columns, so the predictor
+    is the same), so the check costs one pass over X: the backward product.
+    ``in_set`` (K, p) marks the working sets the solutions came from, ``loop`` holds the
+    restricted solves' best dual points and ``previous`` the last lambda's points
+    (:func:`no_dual_point` for none).
 
     Returns the row norms (K, p) that decide violations (the larger of the gradient's
-    and the dual point's), objectives, dual values and KKT residuals (K,), and the
-    :class:`DualPoint` of each solution. The dual value is the better of the solution's
-    own and that of ``previous`` (the last lambda's points; :func:`no_dual_point` for none).
+    and the solution's dual point's), objectives, dual values and KKT residuals (K,),
+    and the best :class:`DualPoint` of each problem (the one the dual value comes from:
+    the solution's own, the solve's best, or the previous lambda's, rescaled).
     """
-    return jax.vmap(partial(_check_one, intercept=intercept), in_axes=(_BATCH_AXES, 0, 0, 0))(problem, W, b,
-                                                                                             previous)
+    return jax.vmap(partial(_check_one, intercept=intercept),
+                    in_axes=(_BATCH_AXES, 0, 0, 0, 0, 0, 0))(problem, W, b, z, in_set, loop, previous)
 
 
 @partial(jax.jit, static_argnames=("intercept", "stop", "shared"))
-def solve_on_columns(problem: Problem, columns, valid, W0, b0, gamma0, tol, max_iter, *, intercept, stop, shared):
-    """K solves, problem k restricted to ``columns[k]`` (K, m), from W0 (K, m, T), b0 (K, T), gamma0 (K,).
+def solve_on_columns(problem: Problem, W0, b0, z0, gamma0, tol, max_iter, next_lam, work_ahead, *, intercept,
+                     stop, shared) -> BatchResult:
+    """K restricted solves from W0 (K, m, T), b0 (K, T) with predictors z0 (K, T, n_max) and
+    inverse steps gamma0 (K,); problems done early work ahead at next_lam (K,) where
+    ``work_ahead`` (K,) (see :mod:`.batched`).
 
-    ``shared``: all K problems use ``columns[0]`` (one gathered copy of X); otherwise each
-    problem gathers its own columns (K copies of the restricted X).
+    ``problem.X`` is the restricted design from :func:`gather_columns`: one for all K
+    problems when ``shared``, else one per problem (leading K axis). It is used by the
+    loop only (a use after the loop would make XLA copy it); certificates come from
+    :func:`full_check`.
     """
-    def one(p, W, b, gamma):
-        return solve_problem(p, W, b, tol, max_iter, gamma, intercept=intercept, stop=stop)
-
-    if shared:
-        restricted = restrict(problem, columns[0], valid[0])
-        return jax.vmap(one, in_axes=(_BATCH_AXES, 0, 0, 0))(restricted, W0, b0, gamma0)
-
-    def one_on_own_columns(p, cols, ok, W, b, gamma):
-        return one(restrict(p, cols, ok), W, b, gamma)
-
-    return jax.vmap(one_on_own_columns, in_axes=(_BATCH_AXES, 0, 0, 0, 0, 0))(problem, columns, valid, W0, b0,
-                                                                              gamma0)
+    axes = _BATCH_AXES if shared else _BATCH_AXES._replace(X=0)
+    return solve_batch(problem, axes, W0, b0, z0, gamma0, tol, max_iter, next_lam, work_ahead,
+                       intercept=intercept, stop=stop)
 
 
 def _take_best(chosen, candidates, priority, limit):
@@ -198,42 +253,56 @@ class _LambdaSolution(NamedTuple):
     """What one lambda's rounds leave behind (arrays over the K problems)."""
     W: jax.Array            # (K, p, T)
     b: jax.Array            # (K, T)
-    gamma: jax.Array        # (K,) inverse step sizes to carry on
     grad_norms: np.ndarray  # (K, p) violation norms at the solution (the next strong rule uses them)
-    fit: Fit                # the last restricted solve
+    fit: BatchResult        # the last restricted solve
     objective: jax.Array    # (K,) full-problem certificates
     gap: np.ndarray         # (K,)
     kkt: jax.Array          # (K,)
     n_iter: np.ndarray      # (K,) iterations over all rounds
     complete: bool          # no feature outside the working set violates optimality
     point: DualPoint        # the solutions' dual ingredients (the next lambda's carried dual)
+    next_start: _Start      # where the last solve got at the next lambda (the solution where it did not)
+    ahead_iter: np.ndarray  # (K,) iterations it spent there
 
 
-def _solve_at_lambda(problem, lam, sets, W, b, gamma, tol, max_iter, scale, previous, *, intercept, stop,
-                     max_rounds, shared):
+class _Start(NamedTuple):
+    """Where K solves start: W (K, p, T), b (K, T), predictors z (K, T, n_max), inverse steps (K,)."""
+    W: jax.Array
+    b: jax.Array
+    z: jax.Array
+    gamma: jax.Array
+
+
+def _solve_at_lambda(problem, lam, next_lam, work_ahead, sets, start, tol, max_iter, scale, previous, *,
+                     intercept, stop, max_rounds, shared):
     """Solve on the working sets (K, p), check every feature, re-admit violators, repeat.
 
-    ``previous`` is the :class:`DualPoint` of the last lambda's solutions.
+    Starts from ``start`` (a :class:`_Start`); ``previous`` is the :class:`DualPoint` of
+    the last lambda's solutions. Problems done early work ahead at next_lam (K,) where
+    ``work_ahead`` (K,) (see :mod:`.batched`).
     """
+    W, b, z, gamma = start
     dtype = W.dtype
     lam_problem = problem._replace(lam=jnp.asarray(lam, dtype))
     n_problems, n_features = W.shape[:2]
-    rows = np.arange(n_problems)[:, None]
     iterations = np.zeros(n_problems, dtype=np.int64)
     sub_tol, retried = tol, False
     for _ in range(max_rounds):
         columns, valid = _padded_columns(sets, n_features)
-        keep = jnp.asarray(valid)[:, :, None]
-        W_start = W[rows, columns, :] * keep
+        X_S, W_start = gather_columns(problem.X, W, columns, valid, shared=shared)
         start_gamma = gamma if stop != "relative" else jnp.ones_like(gamma)
-        fit, gamma_out = solve_on_columns(lam_problem, columns, valid, W_start, b, start_gamma, sub_tol,
-                                          max_iter, intercept=intercept, stop=stop, shared=shared)
+        fit = solve_on_columns(lam_problem._replace(X=X_S), W_start, b, z, start_gamma, sub_tol, max_iter,
+                               jnp.asarray(next_lam, dtype), work_ahead, intercept=intercept, stop=stop,
+                               shared=shared)
+        del X_S     # free the restricted copy before the check's pass over X
         if stop != "relative":
-            gamma = gamma_out
+            gamma = fit.ahead.gamma
         iterations += np.asarray(fit.n_iter)
-        W = jnp.zeros_like(W).at[rows, columns, :].add(fit.W * keep)
-        b = fit.intercept
-        norms, F, dual, kkt, point = full_check(lam_problem, W, b, previous, intercept=intercept)
+        W = scatter_columns(fit.W, columns, valid, n_features=n_features)
+        b, z = fit.b, fit.z
+        loop_point = DualPoint(V=fit.best_V, quad=fit.best_quad, max_row=fit.best_max_row)
+        norms, F, dual, kkt, point = full_check(lam_problem, W, b, z, sets, loop_point, previous,
+                                                intercept=intercept)
         grad_norms = np.asarray(norms)
         violators = ~sets & (grad_norms > lam[:, None])
         gap = np.maximum(np.asarray(F) - np.asarray(dual), 0.0)
@@ -246,8 +315,11 @@ def _solve_at_lambda(problem, lam, sets, W, b, gamma, tol, max_iter, scale, prev
             retried, sub_tol = True, tol / 3.0
         else:
             break
-    return _LambdaSolution(W=W, b=b, gamma=gamma, grad_norms=grad_norms, fit=fit, objective=F, gap=gap, kkt=kkt,
-                           n_iter=iterations, complete=not violators.any(), point=point)
+    next_start = _Start(W=scatter_columns(fit.ahead.W, columns, valid, n_features=n_features), b=fit.ahead.b,
+                        z=fit.ahead.z, gamma=gamma)
+    return _LambdaSolution(W=W, b=b, grad_norms=grad_norms, fit=fit, objective=F, gap=gap, kkt=kkt,
+                           n_iter=iterations, complete=not violators.any(), point=point, next_start=next_start,
+                           ahead_iter=np.asarray(fit.ahead_iter))
 
 
 def working_set_path(problem: Problem, lambdas, W0, b0, tol, max_iter, *, intercept, stop, lambda_start, scale,
@@ -276,36 +348,48 @@ def working_set_path(problem: Problem, lambdas, W0, b0, tol, max_iter, *, interc
     # K x T x n x m, so those problems share one set, the union of theirs.
     shared = problem.X.ndim == 3
     W, b = W0, b0
-    gamma = jnp.ones((n_problems,), dtype)
-    start_check = full_check(problem._replace(lam=jnp.asarray(lambda_start, dtype)), W, b, no_dual_point(problem, W),
-                             intercept=intercept)
+    z = predictors(problem, W, b)
+    start = _Start(W=W, b=b, z=z, gamma=jnp.ones((n_problems,), dtype))
+    ahead_iter = np.zeros(n_problems, dtype=np.int64)
+    start_check = full_check(problem._replace(lam=jnp.asarray(lambda_start, dtype)), W, b, z,
+                             np.zeros((n_problems, n_features), bool), no_dual_point(problem, n_problems),
+                             no_dual_point(problem, n_problems), intercept=intercept)
     grad_norms, point = np.asarray(start_check[0]), start_check[-1]
     lam_prev = np.asarray(lambda_start, dtype=np.float64)
     scale = np.asarray(scale, dtype=np.float64)
     outputs, n_iters, convergeds = [], [], []
     for k in range(n_lambdas):
         lam = lambdas[:, k]
-        # Strong rule plus everything already active, per problem (sets are unions when shared).
-        active = np.asarray(jnp.any(W != 0, axis=2))
+        last = k == n_lambdas - 1
+        next_lam = lam if last else lambdas[:, k + 1]
+        # Working ahead changes the next lambda's warm start, so not under "relative",
+        # which keeps the R package's iterates.
+        work_ahead = np.full(n_problems, stop != "relative" and not last)
+        # Strong rule plus everything already active (in the last solution or in the
+        # warm start), per problem (sets are unions when shared).
+        active = np.asarray(jnp.any((W != 0) | (start.W != 0), axis=2))
         strong = grad_norms >= (2.0 * lam - lam_prev)[:, None]
         sets = initial_sets(active, strong, grad_norms / lam[:, None], n_features, shared)
-        sol = _solve_at_lambda(problem, lam, sets, W, b, gamma, tol, max_iter, scale, point, intercept=intercept,
-                               stop=stop, max_rounds=max_rounds, shared=shared)
-        W, b, gamma, grad_norms, point = sol.W, sol.b, sol.gamma, sol.grad_norms, sol.point
+        sol = _solve_at_lambda(problem, lam, next_lam, work_ahead, sets, start, tol, max_iter, scale, point,
+                               intercept=intercept, stop=stop, max_rounds=max_rounds, shared=shared)
+        W, b, grad_norms, point, start = sol.W, sol.b, sol.grad_norms, sol.point, sol.next_start
+        # iterations spent ahead at this lambda count towards it
+        n_iter = sol.n_iter + ahead_iter
+        ahead_iter = sol.ahead_iter
         if stop == "gap":
             converged = sol.gap <= tol * scale
         elif stop == "kkt":
             converged = np.asarray(sol.kkt) <= tol
         else:
-            converged = np.asarray(sol.fit.converged)
+            converged = np.asarray(sol.fit.done)
         converged = converged & sol.complete
         if per_lambda is None:
-            outputs.append(Fit(W=W, intercept=b, objective=sol.objective, n_iter=jnp.asarray(sol.n_iter),
+            outputs.append(Fit(W=W, intercept=b, objective=sol.objective, n_iter=jnp.asarray(n_iter),
                                converged=jnp.asarray(converged), dual_gap=jnp.asarray(sol.gap, dtype),
                                kkt_residual=sol.kkt))
         else:
             outputs.append(per_lambda(W, b))
-        n_iters.append(sol.n_iter)
+        n_iters.append(n_iter)
         convergeds.append(converged)
         lam_prev = lam
         if on_lambda is not None:

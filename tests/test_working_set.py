@@ -76,13 +76,13 @@ def shared_wide():
 def test_per_fold_working_sets_on_a_shared_X_equal_the_vmapped_scan(shared_wide, monkeypatch):
     """A shared X gives each fold its own working set; the folds still match the unscreened CV."""
     modes = []
-    solve = working_set.solve_on_columns
+    gather = working_set.gather_columns
 
-    def recording(*args, **kwargs):
-        modes.append((kwargs["shared"], args[1].shape[0]))
-        return solve(*args, **kwargs)
+    def recording(X, W, columns, valid, **kwargs):
+        modes.append((kwargs["shared"], columns.shape[0]))
+        return gather(X, W, columns, valid, **kwargs)
 
-    monkeypatch.setattr(working_set, "solve_on_columns", recording)
+    monkeypatch.setattr(working_set, "gather_columns", recording)
     common = dict(n_folds=4, n_lambdas=10, lambda_min_ratio=0.02, tol=1e-8, seed=0, intercept=False)
     full = mc.cross_validate(shared_wide, screening=False, **common)
     screened = mc.cross_validate(shared_wide, screening=True, **common)
