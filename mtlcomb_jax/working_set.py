@@ -238,44 +238,6 @@ def grown_sets(sets, violators, priority, n_features, shared):
     return np.stack([grown(sets[k], violators[k], priority[k]) for k in range(sets.shape[0])])
 
 
-#: A restricted solve of K problems on m shared columns takes time per iteration close to
-#: m x (K + GROUP_OVERHEAD): measured at T=20, n=200 on this project's 2-core CPU, 5.6 / 6.4 /
-#: 10.3 / 18.3 ms at m=4,096 and K=1 / 2 / 5 / 10, and 10.6 / 12.8 / 20.5 / 37.1 ms at m=8,192.
-GROUP_OVERHEAD = 3
-
-
-def grouped_sets(active, strong, priority, n_features, shared):
-    """First working sets (K, p) at a lambda and the groups of problems that share them.
-
-    Returns (groups, sets): groups is a tuple of (start, stop) ranges of problems; within a
-    group the sets are one (the union of its problems', see :func:`initial_sets`), so X is
-    gathered once per group. Without ``shared`` every problem has its own set, in one group.
-    With ``shared``, the K problems form one group or two halves, whichever costs less per
-    iteration by :data:`GROUP_OVERHEAD`: the union of 10 folds' supports is several times
-    one fold's, and two halves' unions can each fit a bucket half the size of the whole's.
-    """
-    K = active.shape[0]
-    if not shared:
-        return ((0, K),), initial_sets(active, strong, priority, n_features, shared)
-    options = [((0, K),)]
-    if K >= 4:
-        options.append(((0, K // 2), (K // 2, K)))
-    best = None
-    for groups in options:
-        sets = np.concatenate([initial_sets(active[lo:hi], strong[lo:hi], priority[lo:hi], n_features, True)
-                               for lo, hi in groups])
-        cost = sum(bucket_size(int(sets[lo].sum()), n_features) * (hi - lo + GROUP_OVERHEAD) for lo, hi in groups)
-        if best is None or cost < best[0]:
-            best = (cost, groups, sets)
-    return best[1], best[2]
-
-
-def grown_group_sets(groups, sets, violators, priority, n_features, shared):
-    """:func:`grown_sets` for each group."""
-    return np.concatenate([grown_sets(sets[lo:hi], violators[lo:hi], priority[lo:hi], n_features, shared)
-                           for lo, hi in groups])
-
-
 def _padded_columns(sets, n_features):
     """Column indices (K, m) and validity (K, m) of sets (K, p), m a bucket size for the largest."""
     counts = sets.sum(axis=1)
@@ -292,7 +254,7 @@ class _LambdaSolution(NamedTuple):
     W: jax.Array            # (K, p, T)
     b: jax.Array            # (K, T)
     grad_norms: np.ndarray  # (K, p) violation norms at the solution (the next strong rule uses them)
-    fit: "_RoundFit"        # the last round's restricted solves
+    fit: BatchResult        # the last restricted solve
     objective: jax.Array    # (K,) full-problem certificates
     gap: np.ndarray         # (K,)
     kkt: jax.Array          # (K,)
@@ -311,56 +273,12 @@ class _Start(NamedTuple):
     gamma: jax.Array
 
 
-class _RoundFit(NamedTuple):
-    """One round's restricted solves of all K problems, on all p features."""
-    W: jax.Array            # (K, p, T) the solutions
-    b: jax.Array            # (K, T)
-    z: jax.Array            # (K, T, n_max)
-    n_iter: np.ndarray      # (K,)
-    done: np.ndarray        # (K,)
-    point: DualPoint        # the solves' best dual points
-    ahead: _Start           # where they got at the next lambda (the solutions where they did not)
-    ahead_iter: np.ndarray  # (K,)
-
-
-def _rows(problem: Problem, lo, hi):
-    """Problems lo..hi of a batch."""
-    return problem._replace(weights=problem.weights[lo:hi], lam=problem.lam[lo:hi])
-
-
-def _solve_round(problem, groups, sets, W, b, z, gamma, tol, max_iter, next_lam, work_ahead, *, intercept, stop,
-                 shared):
-    """Restricted solves of every group on its working set; results on all features."""
-    n_features = W.shape[1]
-    parts = []
-    for lo, hi in groups:
-        columns, valid = _padded_columns(sets[lo:hi], n_features)
-        X_S, W_start = gather_columns(problem.X, W[lo:hi], columns, valid, shared=shared)
-        fit = solve_on_columns(_rows(problem, lo, hi)._replace(X=X_S), W_start, b[lo:hi], z[lo:hi],
-                               gamma[lo:hi], tol, max_iter, next_lam[lo:hi], work_ahead[lo:hi],
-                               intercept=intercept, stop=stop, shared=shared)
-        del X_S     # free the restricted copy before the next group's
-        parts.append(_RoundFit(
-            W=scatter_columns(fit.W, columns, valid, n_features=n_features), b=fit.b, z=fit.z, n_iter=fit.n_iter,
-            done=fit.done, point=DualPoint(V=fit.best_V, quad=fit.best_quad, max_row=fit.best_max_row),
-            ahead=_Start(W=scatter_columns(fit.ahead.W, columns, valid, n_features=n_features), b=fit.ahead.b,
-                         z=fit.ahead.z, gamma=fit.ahead.gamma),
-            ahead_iter=fit.ahead_iter))
-    if len(parts) == 1:
-        merged = parts[0]
-    else:
-        merged = jax.tree.map(lambda *leaves: jnp.concatenate(leaves), *parts)
-    return merged._replace(n_iter=np.asarray(merged.n_iter), done=np.asarray(merged.done),
-                           ahead_iter=np.asarray(merged.ahead_iter))
-
-
-def _solve_at_lambda(problem, lam, next_lam, work_ahead, groups, sets, start, tol, max_iter, scale, previous, *,
+def _solve_at_lambda(problem, lam, next_lam, work_ahead, sets, start, tol, max_iter, scale, previous, *,
                      intercept, stop, max_rounds, shared):
     """Solve on the working sets (K, p), check every feature, re-admit violators, repeat.
 
     Starts from ``start`` (a :class:`_Start`); ``previous`` is the :class:`DualPoint` of
-    the last lambda's solutions; ``groups`` are the ranges of problems that share a set
-    (see :func:`grouped_sets`). Problems done early work ahead at next_lam (K,) where
+    the last lambda's solutions. Problems done early work ahead at next_lam (K,) where
     ``work_ahead`` (K,) (see :mod:`.batched`).
     """
     W, b, z, gamma = start
@@ -370,31 +288,38 @@ def _solve_at_lambda(problem, lam, next_lam, work_ahead, groups, sets, start, to
     iterations = np.zeros(n_problems, dtype=np.int64)
     sub_tol, retried = tol, False
     for _ in range(max_rounds):
+        columns, valid = _padded_columns(sets, n_features)
+        X_S, W_start = gather_columns(problem.X, W, columns, valid, shared=shared)
         start_gamma = gamma if stop != "relative" else jnp.ones_like(gamma)
-        fit = _solve_round(lam_problem, groups, sets, W, b, z, start_gamma, sub_tol, max_iter,
-                           jnp.asarray(next_lam, dtype), jnp.asarray(work_ahead), intercept=intercept, stop=stop,
-                           shared=shared)
+        fit = solve_on_columns(lam_problem._replace(X=X_S), W_start, b, z, start_gamma, sub_tol, max_iter,
+                               jnp.asarray(next_lam, dtype), work_ahead, intercept=intercept, stop=stop,
+                               shared=shared)
+        del X_S     # free the restricted copy before the check's pass over X
         if stop != "relative":
             gamma = fit.ahead.gamma
-        iterations += fit.n_iter
-        W, b, z = fit.W, fit.b, fit.z
-        norms, F, dual, kkt, point = full_check(lam_problem, W, b, z, sets, fit.point, previous,
+        iterations += np.asarray(fit.n_iter)
+        W = scatter_columns(fit.W, columns, valid, n_features=n_features)
+        b, z = fit.b, fit.z
+        loop_point = DualPoint(V=fit.best_V, quad=fit.best_quad, max_row=fit.best_max_row)
+        norms, F, dual, kkt, point = full_check(lam_problem, W, b, z, sets, loop_point, previous,
                                                 intercept=intercept)
         grad_norms = np.asarray(norms)
         violators = ~sets & (grad_norms > lam[:, None])
         gap = np.maximum(np.asarray(F) - np.asarray(dual), 0.0)
         if violators.any():
-            sets = grown_group_sets(groups, sets, violators, grad_norms / lam[:, None], n_features, shared)
+            sets = grown_sets(sets, violators, grad_norms / lam[:, None], n_features, shared)
         elif stop == "gap" and np.any(gap > tol * scale) and not retried:
             # The restricted solve certified itself with the best dual point of its
-            # run, which the check re-evaluates on all features; when the full gap is
-            # still above tol, continue once, tighter.
+            # run; the full certificate has only the final point's and the previous
+            # lambda's. Continue once, tighter.
             retried, sub_tol = True, tol / 3.0
         else:
             break
+    next_start = _Start(W=scatter_columns(fit.ahead.W, columns, valid, n_features=n_features), b=fit.ahead.b,
+                        z=fit.ahead.z, gamma=gamma)
     return _LambdaSolution(W=W, b=b, grad_norms=grad_norms, fit=fit, objective=F, gap=gap, kkt=kkt,
-                           n_iter=iterations, complete=not violators.any(), point=point,
-                           next_start=fit.ahead._replace(gamma=gamma), ahead_iter=fit.ahead_iter)
+                           n_iter=iterations, complete=not violators.any(), point=point, next_start=next_start,
+                           ahead_iter=np.asarray(fit.ahead_iter))
 
 
 def working_set_path(problem: Problem, lambdas, W0, b0, tol, max_iter, *, intercept, stop, lambda_start, scale,
@@ -444,8 +369,8 @@ def working_set_path(problem: Problem, lambdas, W0, b0, tol, max_iter, *, interc
         # warm start), per problem (sets are unions when shared).
         active = np.asarray(jnp.any((W != 0) | (start.W != 0), axis=2))
         strong = grad_norms >= (2.0 * lam - lam_prev)[:, None]
-        groups, sets = grouped_sets(active, strong, grad_norms / lam[:, None], n_features, shared)
-        sol = _solve_at_lambda(problem, lam, next_lam, work_ahead, groups, sets, start, tol, max_iter, scale, point,
+        sets = initial_sets(active, strong, grad_norms / lam[:, None], n_features, shared)
+        sol = _solve_at_lambda(problem, lam, next_lam, work_ahead, sets, start, tol, max_iter, scale, point,
                                intercept=intercept, stop=stop, max_rounds=max_rounds, shared=shared)
         W, b, grad_norms, point, start = sol.W, sol.b, sol.grad_norms, sol.point, sol.next_start
         # iterations spent ahead at this lambda count towards it
@@ -456,7 +381,7 @@ def working_set_path(problem: Problem, lambdas, W0, b0, tol, max_iter, *, interc
         elif stop == "kkt":
             converged = np.asarray(sol.kkt) <= tol
         else:
-            converged = sol.fit.done
+            converged = np.asarray(sol.fit.done)
         converged = converged & sol.complete
         if per_lambda is None:
             outputs.append(Fit(W=W, intercept=b, objective=sol.objective, n_iter=jnp.asarray(n_iter),

@@ -64,53 +64,6 @@ def test_screened_cv_equals_the_vmapped_scan(wide):
     assert screened.converged.all()
 
 
-def test_folds_in_two_groups_give_the_same_cv(wide, monkeypatch):
-    """Padded X: folds may share their working set in two halves (each gathers its own union)."""
-    used = []
-    choose = working_set.grouped_sets
-
-    def halves(active, strong, priority, n_features, shared):
-        K = active.shape[0]
-        groups = ((0, K // 2), (K // 2, K))
-        used.append(groups)
-        sets = np.concatenate([working_set.initial_sets(active[lo:hi], strong[lo:hi], priority[lo:hi],
-                                                        n_features, True) for lo, hi in groups])
-        return groups, sets
-
-    common = dict(n_folds=4, n_lambdas=8, lambda_min_ratio=0.05, tol=1e-9, seed=1)
-    full = mc.cross_validate(wide, screening=False, **common)
-    monkeypatch.setattr(working_set, "grouped_sets", halves)
-    grouped = mc.cross_validate(wide, screening=True, **common)
-    assert used and used[0] == ((0, 2), (2, 4))
-    np.testing.assert_allclose(grouped.task_metric, full.task_metric, rtol=1e-6, atol=1e-8)
-    assert grouped.converged.all()
-    monkeypatch.setattr(working_set, "grouped_sets", choose)
-
-
-def test_two_groups_are_chosen_when_their_unions_fit_smaller_buckets():
-    p, K = 20000, 10
-    active = np.zeros((K, p), bool)
-    # every fold keeps 1,000 common features and 300 of its own: the union of all ten
-    # (4,000 + room) needs 8,192 columns, each half's (2,500 + room) 4,096
-    active[:, :1000] = True
-    for k in range(K):
-        active[k, 1000 + 300 * k:1000 + 300 * (k + 1)] = True
-    candidates = np.ones((K, p), bool)           # sets fill up to their limits
-    priority = np.zeros((K, p))
-    groups, sets = working_set.grouped_sets(active, candidates, priority, p, True)
-    assert groups == ((0, 5), (5, 10))
-    assert sets[0].sum() <= 4096 and sets[5].sum() <= 4096
-    assert np.all(sets[:5] == sets[0]) and np.all(sets[5:] == sets[5])
-    assert np.all(sets[:5] >= active[:5].any(axis=0)) and np.all(sets[5:] >= active[5:].any(axis=0))
-    # when the whole union fits as well, one group
-    few = active[:, :1300].copy()
-    groups, _ = working_set.grouped_sets(few, candidates[:, :1300], np.zeros((K, 1300)), 1300, True)
-    assert groups == ((0, K),)
-    # per-problem sets (a shared 2-D X) are never grouped
-    groups, _ = working_set.grouped_sets(active, candidates, priority, p, False)
-    assert groups == ((0, K),)
-
-
 @pytest.fixture(scope="module")
 def shared_wide():
     rng = np.random.default_rng(3)
