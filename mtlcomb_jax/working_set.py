@@ -21,10 +21,18 @@ set, again taking the worst violators first. A smaller set is cheaper per iterat
 and better conditioned (a smaller Lipschitz constant, so longer steps).
 
 Batched: the same code runs one problem (a path) or K problems that share X
-and differ in their sample weights and lambdas (CV folds), as one vmapped solve.
+and differ in their sample weights and lambdas (CV folds), in one loop
+(:mod:`.batched`, where problems done early work ahead at their next lambda).
 With one shared X (n, p) each problem has its own working set (the K restricted
 copies of X are small); with padded per-task X (T, n, p) the K problems share one
 set, the union of theirs, so that X is gathered once.
+
+One round at a lambda is three compiled programs: :func:`gather_columns` (the
+restricted X and warm start), :func:`solve_on_columns` (FISTA on them, returning the
+predictors and the best dual point it met) and :func:`full_check` (one backward
+pass over all of X: violations, objective, and the best of three dual points, the
+solution's, the solve's best and the previous lambda's, each made feasible for the
+full problem).
 
 Shapes stay static: a working set is padded to a power-of-two bucket (at least
 ``MIN_BUCKET`` columns; padding columns are zero, so their coefficients stay
