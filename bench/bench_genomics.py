@@ -59,6 +59,7 @@ def main():
                                  screening=True)
 
     path, t_path = timed_once(run_path)
+    peak_path = peak_rss_bytes()
     cv, t_cv = timed_once(run_cv)
     peak = peak_rss_bytes()
     print(f"# {2 * n_each} tasks, n={n}, p={p}, float32, {jax.device_count()} {jax.devices()[0].platform} device(s)")
@@ -76,7 +77,9 @@ def main():
         _, warm_cv = timed_once(run_cv)
         print(f"second run (compiled): path {warm_path:.1f} s + CV {warm_cv:.1f} s = {warm_path + warm_cv:.1f} s")
     print(f"X: {x_bytes / 2**20:.0f} MiB; peak RSS {peak / 2**20:.0f} MiB (before fitting {base / 2**20:.0f} MiB); "
-          f"peak / X = {peak / x_bytes:.2f}, growth while fitting / X = {(peak - base) / x_bytes:.2f}")
+          f"peak / X = {peak / x_bytes:.2f}, growth while fitting / X = {(peak - base) / x_bytes:.2f} "
+          f"(after the path: {(peak_path - base) / x_bytes:.2f}; the path's W alone is "
+          f"{path.W.size * path.W.dtype.itemsize / x_bytes:.2f} x X)")
     return 0
 
 

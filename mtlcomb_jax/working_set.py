@@ -330,6 +330,13 @@ def _solve_at_lambda(problem, lam, next_lam, work_ahead, sets, start, tol, max_i
                            ahead_iter=np.asarray(fit.ahead_iter))
 
 
+@partial(jax.jit, donate_argnums=(0,))
+def _store(stacked, index, output):
+    """Write one lambda's outputs into the stacked arrays in place (the stack is donated):
+    stacking a list at the end would hold two copies of a path's W."""
+    return jax.tree.map(lambda whole, part: whole.at[index].set(part), stacked, output)
+
+
 def working_set_path(problem: Problem, lambdas, W0, b0, tol, max_iter, *, intercept, stop, lambda_start, scale,
                      per_lambda=None, on_lambda=None, max_rounds=30):
     """K warm-started paths with strong-rule working sets.
@@ -365,7 +372,7 @@ def working_set_path(problem: Problem, lambdas, W0, b0, tol, max_iter, *, interc
     grad_norms, point = np.asarray(start_check[0]), start_check[-1]
     lam_prev = np.asarray(lambda_start, dtype=np.float64)
     scale = np.asarray(scale, dtype=np.float64)
-    outputs, n_iters, convergeds = [], [], []
+    n_iters, convergeds = [], []
     for k in range(n_lambdas):
         lam = lambdas[:, k]
         last = k == n_lambdas - 1
@@ -392,15 +399,17 @@ def working_set_path(problem: Problem, lambdas, W0, b0, tol, max_iter, *, interc
             converged = np.asarray(sol.fit.done)
         converged = converged & sol.complete
         if per_lambda is None:
-            outputs.append(Fit(W=W, intercept=b, objective=sol.objective, n_iter=jnp.asarray(n_iter),
-                               converged=jnp.asarray(converged), dual_gap=jnp.asarray(sol.gap, dtype),
-                               kkt_residual=sol.kkt))
+            output = Fit(W=W, intercept=b, objective=sol.objective, n_iter=jnp.asarray(n_iter),
+                         converged=jnp.asarray(converged), dual_gap=jnp.asarray(sol.gap, dtype),
+                         kkt_residual=sol.kkt)
         else:
-            outputs.append(per_lambda(W, b))
+            output = per_lambda(W, b)
+        if k == 0:
+            stacked = jax.tree.map(lambda leaf: jnp.zeros((n_lambdas,) + leaf.shape, leaf.dtype), output)
+        stacked = _store(stacked, k, output)
         n_iters.append(n_iter)
         convergeds.append(converged)
         lam_prev = lam
         if on_lambda is not None:
             on_lambda(lam)
-    stacked = jax.tree.map(lambda *xs: jnp.stack(xs), *outputs)
     return stacked, np.stack(n_iters), np.stack(convergeds)
