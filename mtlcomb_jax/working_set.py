@@ -328,8 +328,8 @@ def _solve_at_lambda(problem, lam, next_lam, work_ahead, sets, start, tol, max_i
             sets = grown_sets(sets, violators, grad_norms / lam[:, None], n_features, shared)
         elif stop == "gap" and np.any(gap > tol * scale) and not retried:
             # The restricted solve certified itself with the best dual point of its
-            # run; the full certificate has only the final point's and the previous
-            # lambda's. Continue once, tighter.
+            # run; on all features that point can need more scaling (rows outside the
+            # set), so the full gap can stay above tol. Continue once, tighter.
             retried, sub_tol = True, tol / 3.0
         else:
             break
