@@ -5,6 +5,7 @@ The public names are listed in ``__all__``; the scikit-learn estimators
 ``MTLComb`` and ``MTLCombCV`` load scikit-learn, and the ``plot_*`` functions
 matplotlib, only when first used.
 """
+from .caching import enable_compilation_cache
 from .cv import CVResult, cross_validate, make_folds
 from .data import MultiTaskData
 from .path import PathResult, fit_path, lambda_grid, lambda_max
@@ -19,7 +20,7 @@ __all__ = ["MultiTaskData", "solve", "SolveResult", "ConvergenceWarning", "fit_p
            "lambda_max", "lambda_grid", "cross_validate", "CVResult", "make_folds", "predict",
            "decision_function", "save_model", "load_model", "stability_selection", "StabilityResult",
            "tune_hyperparameters", "TuningResult", "MTLComb", "MTLCombCV", "plot_path", "plot_cv",
-           "plot_coefficients", "plot_stability"]
+           "plot_coefficients", "plot_stability", "enable_compilation_cache"]
 
 _LAZY = {"MTLComb": "estimator", "MTLCombCV": "estimator",        # scikit-learn
          "plot_path": "plotting", "plot_cv": "plotting",            # matplotlib
