@@ -21,8 +21,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from .penalties import l21_norm
-from .solver import FistaState, Problem, _smooth, _stop_scale, fista_step, init_state
+from .solver import FistaState, Problem, _stop_scale, fista_step, init_state
 
 
 class BatchResult(NamedTuple):
@@ -48,13 +47,8 @@ def _where(mask, new, old):
 
 def _restart(state: FistaState, problem: Problem) -> FistaState:
     """The state for a new lambda (``problem.lam``) from the current iterate: momentum and
-    the dual bound start afresh, the step size carries on."""
-    objective = _smooth(problem, state.W, state.z) + problem.lam * l21_norm(state.W)
-    dtype = objective.dtype
-    return state._replace(W_prev=state.W, b_prev=state.b, z_prev=state.z, t=jnp.ones((), dtype),
-                          t_prev=jnp.zeros((), dtype), objective=objective, prev_objective=objective,
-                          best_dual=jnp.full((), -jnp.inf, dtype), criterion=jnp.full((), jnp.inf, dtype),
-                          n_iter=jnp.zeros((), jnp.int32), stalled=jnp.zeros((), bool), done=jnp.zeros((), bool))
+    the dual bound start afresh, the step size (and whether it may lengthen) carries on."""
+    return init_state(problem, state.W, state.b, state.gamma, state.z)._replace(relax=state.relax)
 
 
 def solve_batch(problem: Problem, axes, W0, b0, z0, gamma0, tol, max_iter, next_lam, work_ahead, *,

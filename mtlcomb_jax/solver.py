@@ -252,30 +252,31 @@ def _gradients_and_dual(problem: Problem, V, W, intercept):
     Without an intercept the dual point uses the gradient itself; with one, the
     zero-sum-corrected V is backprojected in the same pass over X as V.
     """
-    grad_W, grad_b, dual, _ = gradients_and_dual_point(problem, V, W, intercept)
-    return grad_W, grad_b, dual
+    return gradients_and_dual_point(problem, V, W, intercept)[:3]
 
 
-def gradients_and_dual_point(problem: Problem, V, W, intercept):
-    """(grad_W, grad_b, dual value, X^T V_dual + grad Q(W)) for loss derivatives V.
+def gradients_and_dual_point(problem: Problem, V, W, intercept, extra=()):
+    """(grad_W, grad_b, dual value, X^T V_dual + grad Q(W), X^T u for each u in ``extra``)
+    for loss derivatives V.
 
-    The last array (n_features, n_tasks) is what the dual point's feasibility is
-    measured on (row norms <= lam); without an intercept it is grad_W itself.
+    The fourth array (n_features, n_tasks) is what the dual point's feasibility is
+    measured on (row norms <= lam); without an intercept it is grad_W itself. ``extra``
+    holds more dual values (n_tasks, n_max) to backproject in the same pass over X
+    (their products carry no grad Q term).
     """
     quad = quadratic_penalty_grad(W, problem.similarity, problem.ridge)
     if not intercept:
-        grad_W = losses.backproject(problem.X, V) + quad
+        if extra:
+            XV, *more = backproject_stack(problem.X, (V, *extra))
+        else:
+            XV, more = losses.backproject(problem.X, V), []
+        grad_W = XV + quad
         grad_b = jnp.zeros(V.shape[0], V.dtype)
-        return grad_W, grad_b, dual_value(problem, V, grad_W, W), grad_W
+        return grad_W, grad_b, dual_value(problem, V, grad_W, W), grad_W, tuple(more)
     V_dual = intercept_feasible(problem, V)
-    grad_W, grad_W_dual = _backproject_pair(problem.X, V, V_dual)
-    grad_W, grad_W_dual = grad_W + quad, grad_W_dual + quad
-    return grad_W, jnp.sum(V, axis=1), dual_value(problem, V_dual, grad_W_dual, W), grad_W_dual
-
-
-def _backproject_pair(X, V, V_dual):
-    """``X_t^T v_t`` for two sets of dual values in one pass over X, never copying X."""
-    return backproject_stack(X, (V, V_dual))
+    XV, XV_dual, *more = backproject_stack(problem.X, (V, V_dual, *extra))
+    grad_W, grad_W_dual = XV + quad, XV_dual + quad
+    return grad_W, jnp.sum(V, axis=1), dual_value(problem, V_dual, grad_W_dual, W), grad_W_dual, tuple(more)
 
 
 def backproject_stack(X, Vs):
@@ -323,7 +324,7 @@ def fista_step(state: FistaState, problem: Problem, tol, scale, *, intercept: bo
     V_s = _derivatives(problem, z_s)
     best_V, best_quad, best_max_row = state.best_V, state.best_quad, state.best_max_row
     if stop == "gap":
-        grad_W, grad_b, dual, grad_W_dual = gradients_and_dual_point(problem, V_s, W_s, intercept)
+        grad_W, grad_b, dual, grad_W_dual, _ = gradients_and_dual_point(problem, V_s, W_s, intercept)
         # Keep the best dual point itself, not only its value: working sets re-evaluate
         # it on all features (see working_set.full_check).
         better = dual > state.best_dual

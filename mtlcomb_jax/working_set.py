@@ -49,9 +49,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from . import losses
-from .penalties import quadratic_penalty, quadratic_penalty_grad, row_norms
+from .penalties import quadratic_penalty, row_norms
 from .batched import BatchResult, solve_batch
-from .solver import (Fit, Problem, _derivatives, backproject_stack, intercept_feasible, kkt_residual,
+from .solver import (Fit, Problem, _derivatives, gradients_and_dual_point, intercept_feasible, kkt_residual,
                      objective_value, scaled_dual_value)
 
 MIN_BUCKET = 64
@@ -139,22 +139,14 @@ def _best_point(values, points):
 
 def _check_one(problem: Problem, W, b, z, in_set, loop: DualPoint, previous: DualPoint, intercept):
     V = _derivatives(problem, z)
-    V_dual = intercept_feasible(problem, V) if intercept else V
-    quad_grad = quadratic_penalty_grad(W, problem.similarity, problem.ridge)
-    if intercept:
-        XV, XV_dual, XV_loop = backproject_stack(problem.X, (V, V_dual, loop.V))
-        grad_W, grad_W_dual = XV + quad_grad, XV_dual + quad_grad
-        grad_b = jnp.sum(V, axis=1)
-    else:
-        XV, XV_loop = backproject_stack(problem.X, (V, loop.V))
-        grad_W = grad_W_dual = XV + quad_grad
-        grad_b = jnp.zeros(V.shape[0], V.dtype)
+    grad_W, grad_b, own_dual, grad_W_dual, (XV_loop,) = gradients_and_dual_point(problem, V, W, intercept,
+                                                                                 extra=(loop.V,))
     dual_rows = row_norms(grad_W_dual)
     # A feature outside the working set must satisfy both the optimality test on the
     # gradient and the dual point's feasibility, or the full duality gap would not close.
     norms = jnp.maximum(row_norms(grad_W), dual_rows)
-    own = DualPoint(V=V_dual, quad=quadratic_penalty(W, problem.similarity, problem.ridge),
-                    max_row=jnp.max(dual_rows))
+    own = DualPoint(V=intercept_feasible(problem, V) if intercept else V,
+                    quad=quadratic_penalty(W, problem.similarity, problem.ridge), max_row=jnp.max(dual_rows))
     # The restricted solve's best dual point (it certified itself with that one, which is
     # often not the final iterate's): its rows on the working set were measured in the
     # solve; outside it the point's W is zero, where Q's (row-separable) gradient is zero.
@@ -162,9 +154,8 @@ def _check_one(problem: Problem, W, b, z, in_set, loop: DualPoint, previous: Dua
     loop = loop._replace(max_row=jnp.maximum(loop.max_row, jnp.max(outside)))
     # The previous lambda's checked point, rescaled into this lambda's feasible set, is
     # often the best lower bound when a solve stops after a step or two.
-    points = (own, loop, previous)
-    values = [scaled_dual_value(problem, pt.V, pt.max_row, pt.quad) for pt in points]
-    point, dual = _best_point(values, points)
+    values = [own_dual] + [scaled_dual_value(problem, pt.V, pt.max_row, pt.quad) for pt in (loop, previous)]
+    point, dual = _best_point(values, (own, loop, previous))
     return norms, objective_value(problem, W, b, z), dual, kkt_residual(problem, W, grad_W, grad_b), point
 
 
