@@ -32,6 +32,8 @@ def enable_compilation_cache(directory=None, *, min_compile_seconds=0.5) -> path
     if min_compile_seconds < 0:
         raise ValueError(f"min_compile_seconds={min_compile_seconds} must be >= 0.")
     path = pathlib.Path(directory) if directory is not None else default_cache_directory()
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"directory={str(path)!r} is a file; pass a directory (it is created if missing).")
     path.mkdir(parents=True, exist_ok=True)
     jax.config.update("jax_compilation_cache_dir", str(path))
     jax.config.update("jax_persistent_cache_min_compile_time_secs", float(min_compile_seconds))

@@ -26,3 +26,10 @@ def test_compiled_programs_are_written_to_the_cache_directory(tmp_path):
 def test_a_negative_threshold_is_refused(tmp_path):
     with pytest.raises(ValueError, match="min_compile_seconds"):
         mc.enable_compilation_cache(tmp_path, min_compile_seconds=-1)
+
+
+def test_a_file_is_refused_as_the_cache_directory(tmp_path):
+    existing_file = tmp_path / "not_a_directory"
+    existing_file.write_text("")
+    with pytest.raises(ValueError, match="directory=.*is a file"):
+        mc.enable_compilation_cache(existing_file)
