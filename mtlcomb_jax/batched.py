@@ -21,7 +21,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from .solver import FistaState, Problem, _stop_scale, fista_step, init_state
+from .solver import FistaState, Problem, _stop_scale, fista_step, init_state, max_column_norms
 
 
 class BatchResult(NamedTuple):
@@ -60,8 +60,9 @@ def solve_batch(problem: Problem, axes, W0, b0, z0, gamma0, tol, max_iter, next_
     Traceable (call it inside ``jit``).
     """
     scale = jax.vmap(lambda p: _stop_scale(p, intercept, stop, W0.dtype), in_axes=(axes,))(problem)
-    step = jax.vmap(lambda s, p, c: fista_step(s, p, tol, c, intercept=intercept, stop=stop),
-                    in_axes=(0, axes, 0))
+    column_norms = jax.vmap(lambda p: max_column_norms(p.X, W0.shape[2]), in_axes=(axes,))(problem)
+    step = jax.vmap(lambda s, p, c, norms: fista_step(s, p, tol, c, norms, intercept=intercept, stop=stop),
+                    in_axes=(0, axes, 0, 0))
     restart = jax.vmap(_restart, in_axes=(0, axes))
     state = jax.vmap(init_state, in_axes=(axes, 0, 0, 0, 0))(problem, W0, b0, gamma0, z0)
     K = W0.shape[0]
@@ -78,7 +79,7 @@ def solve_batch(problem: Problem, axes, W0, b0, z0, gamma0, tol, max_iter, next_
         s, is_ahead, result = carry
         lam = jnp.where(is_ahead, next_lam, problem.lam)
         moving = running(s)
-        s = _where(moving, step(s, problem._replace(lam=lam), scale), s)
+        s = _where(moving, step(s, problem._replace(lam=lam), scale, column_norms), s)
         finished = moving & ~is_ahead & ~running(s)
         result = jax.lax.cond(jnp.any(finished), lambda: _where(finished, s, result), lambda: result)
         go_ahead = finished & s.done & work_ahead

@@ -81,6 +81,12 @@ def sample_loss_derivatives(z, y, is_classification):
     return jnp.where(is_classification[:, None], logistic, squared)
 
 
+def sample_loss_curvatures(z, y, is_classification):
+    """d^2 l(y, z) / dz^2 per sample, shape (n_tasks, n_max)."""
+    p = jax.nn.sigmoid(y * z)
+    return jnp.where(is_classification[:, None], p * (1.0 - p), 2.0)
+
+
 def data_loss(z, y, weights, is_classification, scales):
     """Scalar data term ``sum_t c_t sum_i s_ti l(y_ti, z_ti)``."""
     per_task = jnp.sum(weights * sample_losses(z, y, is_classification), axis=1)
@@ -90,6 +96,11 @@ def data_loss(z, y, weights, is_classification, scales):
 def data_loss_derivatives(z, y, weights, is_classification, scales):
     """dL/dz, shape (n_tasks, n_max): ``c_t s_ti l'(y_ti, z_ti)``."""
     return scales[:, None] * weights * sample_loss_derivatives(z, y, is_classification)
+
+
+def data_loss_curvatures(z, y, weights, is_classification, scales):
+    """d^2 L / dz^2 (the data term is separable in z), shape (n_tasks, n_max)."""
+    return scales[:, None] * weights * sample_loss_curvatures(z, y, is_classification)
 
 
 def smooth_objective(z, W, y, weights, is_classification, scales, similarity, ridge):

@@ -64,6 +64,9 @@ _STEP_RELAX = 0.95
 #: iterates stop moving, the sufficient-decrease test passes whatever the step, and a
 #: relaxed step would grow without bound.
 _RELAX_MARGIN = 1e3
+#: Newton steps that put the intercepts at their optimum for the current W (certified
+#: rules): from a warm start the logistic ones converge in two or three.
+_PROFILE_STEPS = 3
 
 
 class Problem(NamedTuple):
@@ -200,6 +203,30 @@ def intercept_feasible(problem: Problem, V):
     return jnp.where(problem.is_classification[:, None], balanced, centred)
 
 
+def profile_intercepts(problem: Problem, z, b):
+    """Move each task's intercept to its best value for the W behind z: (z, b) shifted.
+
+    Newton's method on the one-dimensional ``sum_i dL/dz_ti = 0`` per task (exact in one
+    step for least squares; logistic steps are capped at 1). Costs no matrix product.
+    z (n_tasks, n_max), b (n_tasks,).
+    """
+    for _ in range(_PROFILE_STEPS):
+        slope = jnp.sum(_derivatives(problem, z), axis=1)
+        curvature = jnp.sum(losses.data_loss_curvatures(z, problem.y, problem.weights, problem.is_classification,
+                                                        problem.scales), axis=1)
+        shift = -slope / jnp.where(curvature > 0, curvature, 1.0)
+        shift = jnp.where(problem.is_classification, jnp.clip(shift, -1.0, 1.0), shift)
+        z, b = z + shift[:, None], b + shift
+    return z, b
+
+
+def max_column_norms(X, n_tasks):
+    """(n_tasks,) the largest column norm of each task's design (X as in :class:`Problem`)."""
+    if X.ndim == 2:
+        return jnp.full((n_tasks,), jnp.sqrt(jnp.max(jnp.sum(X * X, axis=0))))
+    return jnp.sqrt(jnp.max(jnp.sum(X * X, axis=1), axis=1))
+
+
 def dual_value(problem: Problem, V, grad_W, W):
     """Dual objective at the point built from loss derivatives V (n_tasks, n_max).
 
@@ -255,28 +282,36 @@ def _gradients_and_dual(problem: Problem, V, W, intercept):
     return gradients_and_dual_point(problem, V, W, intercept)[:3]
 
 
-def gradients_and_dual_point(problem: Problem, V, W, intercept, extra=()):
-    """(grad_W, grad_b, dual value, X^T V_dual + grad Q(W), X^T u for each u in ``extra``)
-    for loss derivatives V.
+def gradients_and_dual_point(problem: Problem, V, W, intercept, extra=(), column_norms=None):
+    """(grad_W, grad_b, dual value, dual rows, X^T u for each u in ``extra``) for loss
+    derivatives V (n_tasks, n_max).
 
-    The fourth array (n_features, n_tasks) is what the dual point's feasibility is
-    measured on (row norms <= lam); without an intercept it is grad_W itself. ``extra``
-    holds more dual values (n_tasks, n_max) to backproject in the same pass over X
-    (their products carry no grad Q term).
+    The dual point is V made intercept-feasible (V itself without an intercept); its
+    value is scaled into the feasible set by ``dual rows`` (n_features,), the row norms
+    of ``X^T V_dual + grad Q(W)``, or upper bounds on them. Exact rows cost a second
+    backward column (in the same pass over X). With ``column_norms`` (n_tasks,), the
+    bounds of :func:`max_column_norms`, the rows are bounded from grad_W instead:
+    ``||grad_W[j]|| + sqrt(sum_t ||X_tj||^2 ||V_dual_t - V_t||^2)``, tight when V already
+    sums to zero per task (profiled intercepts). ``extra`` holds more dual values
+    (n_tasks, n_max) to backproject in the same pass (their products carry no grad Q term).
     """
-    quad = quadratic_penalty_grad(W, problem.similarity, problem.ridge)
+    quad_grad = quadratic_penalty_grad(W, problem.similarity, problem.ridge)
+    quad = quadratic_penalty(W, problem.similarity, problem.ridge)
+    V_dual = intercept_feasible(problem, V) if intercept else V
+    bounded = not intercept or column_norms is not None
+    columns = (V, *extra) if bounded else (V, V_dual, *extra)
+    products = backproject_stack(problem.X, columns) if len(columns) > 1 else (losses.backproject(problem.X, V),)
+    grad_W = products[0] + quad_grad
+    grad_b = jnp.sum(V, axis=1) if intercept else jnp.zeros(V.shape[0], V.dtype)
     if not intercept:
-        if extra:
-            XV, *more = backproject_stack(problem.X, (V, *extra))
-        else:
-            XV, more = losses.backproject(problem.X, V), []
-        grad_W = XV + quad
-        grad_b = jnp.zeros(V.shape[0], V.dtype)
-        return grad_W, grad_b, dual_value(problem, V, grad_W, W), grad_W, tuple(more)
-    V_dual = intercept_feasible(problem, V)
-    XV, XV_dual, *more = backproject_stack(problem.X, (V, V_dual, *extra))
-    grad_W, grad_W_dual = XV + quad, XV_dual + quad
-    return grad_W, jnp.sum(V, axis=1), dual_value(problem, V_dual, grad_W_dual, W), grad_W_dual, tuple(more)
+        dual_rows = row_norms(grad_W)
+    elif bounded:
+        shift = jnp.sqrt(jnp.sum(jnp.sum((V_dual - V) ** 2, axis=1) * column_norms ** 2))
+        dual_rows = row_norms(grad_W) + shift
+    else:
+        dual_rows = row_norms(products[1] + quad_grad)
+    dual = scaled_dual_value(problem, V_dual, jnp.max(dual_rows), quad)
+    return grad_W, grad_b, dual, dual_rows, tuple(products[1 if bounded else 2:])
 
 
 def backproject_stack(X, Vs):
@@ -311,26 +346,40 @@ def init_state(problem: Problem, W0, b0, gamma0, z0=None) -> FistaState:
                       stalled=jnp.zeros((), bool), relax=jnp.zeros((), bool), done=jnp.zeros((), bool))
 
 
-def fista_step(state: FistaState, problem: Problem, tol, scale, *, intercept: bool, stop: str) -> FistaState:
+def fista_step(state: FistaState, problem: Problem, tol, scale, column_norms, *, intercept: bool,
+               stop: str) -> FistaState:
     """One FISTA iteration with backtracking, then the stopping test.
 
-    ``scale`` is the reference the ``"gap"`` rule's tol is relative to.
+    ``scale`` is the reference the ``"gap"`` rule's tol is relative to; ``column_norms``
+    (n_tasks,) bounds each task's column norms (:func:`max_column_norms`; used by the
+    certified rules with an intercept).
+
+    The certified rules with an intercept run FISTA on ``g(W) = min_b F(W, b)``: every
+    point's intercepts are put at their optimum for its W (:func:`profile_intercepts`).
+    Then the loss derivatives V sum to zero per task, so V itself is (up to Newton's
+    last residual) the intercept-feasible dual point, and one backward product serves
+    both the gradient and the certificate, where the dual point of the raw V needed a
+    second one (14.3 -> 9.9 ms at T=20, n=200, 8,192 columns, 10 problems).
     """
+    profiled = intercept and stop != "relative"
     alpha = (state.t_prev - 1.0) / state.t
     W_s = (1.0 + alpha) * state.W - alpha * state.W_prev
     b_s = (1.0 + alpha) * state.b - alpha * state.b_prev
     z_s = (1.0 + alpha) * state.z - alpha * state.z_prev
+    if profiled:
+        z_s, b_s = profile_intercepts(problem, z_s, b_s)
     F_s = _smooth(problem, W_s, z_s)
     V_s = _derivatives(problem, z_s)
     best_V, best_quad, best_max_row = state.best_V, state.best_quad, state.best_max_row
     if stop == "gap":
-        grad_W, grad_b, dual, grad_W_dual, _ = gradients_and_dual_point(problem, V_s, W_s, intercept)
+        grad_W, grad_b, dual, dual_rows, _ = gradients_and_dual_point(
+            problem, V_s, W_s, intercept, column_norms=column_norms if profiled else None)
         # Keep the best dual point itself, not only its value: working sets re-evaluate
         # it on all features (see working_set.full_check).
         better = dual > state.best_dual
         best_V = jnp.where(better, intercept_feasible(problem, V_s) if intercept else V_s, best_V)
         best_quad = jnp.where(better, quadratic_penalty(W_s, problem.similarity, problem.ridge), best_quad)
-        best_max_row = jnp.where(better, jnp.max(row_norms(grad_W_dual)), best_max_row)
+        best_max_row = jnp.where(better, jnp.max(dual_rows), best_max_row)
     else:
         grad_W, grad_b = _gradients(problem, V_s, W_s, intercept)
         dual = state.best_dual
@@ -344,10 +393,16 @@ def fista_step(state: FistaState, problem: Problem, tol, scale, *, intercept: bo
         W_n = prox_l21(W_s - grad_W / gamma, problem.lam / gamma)
         b_n = b_s - grad_b / gamma
         z_n = losses.predictor(problem.X, W_n, b_n)
+        d_W = W_n - W_s
+        if profiled:    # the sufficient-decrease test of g(W) = min_b F(W, b)
+            z_n, b_n = profile_intercepts(problem, z_n, b_n)
+            r = jnp.sum(d_W * d_W)
+            model = F_s + jnp.sum(d_W * grad_W) + 0.5 * gamma * r
+        else:
+            d_b = b_n - b_s
+            r = jnp.sum(d_W * d_W) + jnp.sum(d_b * d_b)
+            model = F_s + jnp.sum(d_W * grad_W) + jnp.sum(d_b * grad_b) + 0.5 * gamma * r
         F_n = _smooth(problem, W_n, z_n)
-        d_W, d_b = W_n - W_s, b_n - b_s
-        r = jnp.sum(d_W * d_W) + jnp.sum(d_b * d_b)
-        model = F_s + jnp.sum(d_W * grad_W) + jnp.sum(d_b * grad_b) + 0.5 * gamma * r
         clear = 0.5 * gamma * r > _RELAX_MARGIN * slack
         return W_n, b_n, z_n, F_n, r <= _TINY_STEP, F_n <= model + slack, clear
 
@@ -413,7 +468,8 @@ def run_fista(problem: Problem, W0, b0, tol, max_iter, gamma0=1.0, z0=None, *, i
     def running(state):
         return ~state.done & (state.n_iter < max_iter)
 
-    step = partial(fista_step, problem=problem, tol=tol, scale=scale, intercept=intercept, stop=stop)
+    step = partial(fista_step, problem=problem, tol=tol, scale=scale,
+                   column_norms=max_column_norms(problem.X, W0.shape[1]), intercept=intercept, stop=stop)
     return jax.lax.while_loop(running, lambda s: step(s), init_state(problem, W0, b0, gamma0, z0))
 
 

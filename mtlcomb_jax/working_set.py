@@ -52,7 +52,7 @@ from . import losses
 from .penalties import quadratic_penalty, row_norms
 from .batched import BatchResult, solve_batch
 from .solver import (Fit, Problem, _derivatives, gradients_and_dual_point, intercept_feasible, kkt_residual,
-                     objective_value, scaled_dual_value)
+                     max_column_norms, objective_value, scaled_dual_value)
 
 MIN_BUCKET = 64
 #: float64 problems with at least this many features use working sets by default. Float32
@@ -137,11 +137,10 @@ def _best_point(values, points):
     return jax.tree.map(lambda *leaves: jnp.stack(leaves)[best], *points), jnp.max(jnp.stack(values))
 
 
-def _check_one(problem: Problem, W, b, z, in_set, loop: DualPoint, previous: DualPoint, intercept):
+def _check_one(problem: Problem, W, b, z, in_set, loop: DualPoint, previous: DualPoint, column_norms, intercept):
     V = _derivatives(problem, z)
-    grad_W, grad_b, own_dual, grad_W_dual, (XV_loop,) = gradients_and_dual_point(problem, V, W, intercept,
-                                                                                 extra=(loop.V,))
-    dual_rows = row_norms(grad_W_dual)
+    grad_W, grad_b, own_dual, dual_rows, (XV_loop,) = gradients_and_dual_point(
+        problem, V, W, intercept, extra=(loop.V,), column_norms=column_norms)
     # A feature outside the working set must satisfy both the optimality test on the
     # gradient and the dual point's feasibility, or the full duality gap would not close.
     norms = jnp.maximum(row_norms(grad_W), dual_rows)
@@ -159,6 +158,9 @@ def _check_one(problem: Problem, W, b, z, in_set, loop: DualPoint, previous: Dua
     return norms, objective_value(problem, W, b, z), dual, kkt_residual(problem, W, grad_W, grad_b), point
 
 
+_max_column_norms = jax.jit(max_column_norms, static_argnames=("n_tasks",))
+
+
 @jax.jit
 def predictors(problem: Problem, W, b):
     """(K, T, n_max) linear predictors of K points W (K, p, T), b (K, T) on all features."""
@@ -166,22 +168,26 @@ def predictors(problem: Problem, W, b):
 
 
 @partial(jax.jit, static_argnames=("intercept",))
-def full_check(problem: Problem, W, b, z, in_set, loop: DualPoint, previous: DualPoint, *, intercept):
+def full_check(problem: Problem, W, b, z, in_set, loop: DualPoint, previous: DualPoint, column_norms=None, *,
+               intercept):
     """Full-problem certificates of K solutions W (K, p, T), b (K, T) with predictors z (K, T, n_max).
 
     z comes from the restricted solve (W is zero outside its columns, so the predictor
     is the same), so the check costs one pass over X: the backward product.
     ``in_set`` (K, p) marks the working sets the solutions came from, ``loop`` holds the
     restricted solves' best dual points and ``previous`` the last lambda's points
-    (:func:`no_dual_point` for none).
+    (:func:`no_dual_point` for none). With ``column_norms`` (n_tasks,)
+    (:func:`~mtlcomb_jax.solver.max_column_norms` of X), the solutions' own dual points are
+    rated by bounds on their rows, not by a second backward column: tight when their
+    intercepts are optimal (the certified rules profile them).
 
     Returns the row norms (K, p) that decide violations (the larger of the gradient's
     and the solution's dual point's), objectives, dual values and KKT residuals (K,),
     and the best :class:`DualPoint` of each problem (the one the dual value comes from:
     the solution's own, the solve's best, or the previous lambda's, rescaled).
     """
-    return jax.vmap(partial(_check_one, intercept=intercept),
-                    in_axes=(_BATCH_AXES, 0, 0, 0, 0, 0, 0))(problem, W, b, z, in_set, loop, previous)
+    return jax.vmap(partial(_check_one, intercept=intercept), in_axes=(_BATCH_AXES, 0, 0, 0, 0, 0, 0, None))(
+        problem, W, b, z, in_set, loop, previous, column_norms)
 
 
 @partial(jax.jit, static_argnames=("intercept", "stop", "shared"))
@@ -282,12 +288,12 @@ class _Start(NamedTuple):
     gamma: jax.Array
 
 
-def _solve_at_lambda(problem, lam, next_lam, work_ahead, sets, start, tol, max_iter, scale, previous, *,
-                     intercept, stop, max_rounds, shared):
+def _solve_at_lambda(problem, lam, next_lam, work_ahead, sets, start, tol, max_iter, scale, previous, column_norms,
+                     *, intercept, stop, max_rounds, shared):
     """Solve on the working sets (K, p), check every feature, re-admit violators, repeat.
 
     Starts from ``start`` (a :class:`_Start`); ``previous`` is the :class:`DualPoint` of
-    the last lambda's solutions. Problems done early work ahead at next_lam (K,) where
+    the last lambda's solutions; ``column_norms`` as in :func:`full_check`. Problems done early work ahead at next_lam (K,) where
     ``work_ahead`` (K,) (see :mod:`.batched`).
     """
     W, b, z, gamma = start
@@ -310,7 +316,7 @@ def _solve_at_lambda(problem, lam, next_lam, work_ahead, sets, start, tol, max_i
         W = scatter_columns(fit.W, columns, valid, n_features=n_features)
         b, z = fit.b, fit.z
         loop_point = DualPoint(V=fit.best_V, quad=fit.best_quad, max_row=fit.best_max_row)
-        norms, F, dual, kkt, point = full_check(lam_problem, W, b, z, sets, loop_point, previous,
+        norms, F, dual, kkt, point = full_check(lam_problem, W, b, z, sets, loop_point, previous, column_norms,
                                                 intercept=intercept)
         grad_norms = np.asarray(norms)
         violators = ~sets & (grad_norms > lam[:, None])
@@ -367,9 +373,12 @@ def working_set_path(problem: Problem, lambdas, W0, b0, tol, max_iter, *, interc
     z = predictors(problem, W, b)
     start = _Start(W=W, b=b, z=z, gamma=jnp.ones((n_problems,), dtype))
     ahead_iter = np.zeros(n_problems, dtype=np.int64)
+    # The certified rules keep every point's intercepts optimal (solver.profile_intercepts),
+    # so the checks can bound their dual points' rows instead of computing them.
+    column_norms = _max_column_norms(problem.X, n_tasks=W0.shape[2]) if intercept and stop != "relative" else None
     start_check = full_check(problem._replace(lam=jnp.asarray(lambda_start, dtype)), W, b, z,
                              np.zeros((n_problems, n_features), bool), no_dual_point(problem, n_problems),
-                             no_dual_point(problem, n_problems), intercept=intercept)
+                             no_dual_point(problem, n_problems), column_norms, intercept=intercept)
     grad_norms, point = np.asarray(start_check[0]), start_check[-1]
     lam_prev = np.asarray(lambda_start, dtype=np.float64)
     scale = np.asarray(scale, dtype=np.float64)
@@ -387,7 +396,7 @@ def working_set_path(problem: Problem, lambdas, W0, b0, tol, max_iter, *, interc
         strong = grad_norms >= (2.0 * lam - lam_prev)[:, None]
         sets = initial_sets(active, strong, grad_norms / lam[:, None], n_features, shared)
         sol = _solve_at_lambda(problem, lam, next_lam, work_ahead, sets, start, tol, max_iter, scale, point,
-                               intercept=intercept, stop=stop, max_rounds=max_rounds, shared=shared)
+                               column_norms, intercept=intercept, stop=stop, max_rounds=max_rounds, shared=shared)
         W, b, grad_norms, point, start = sol.W, sol.b, sol.grad_norms, sol.point, sol.next_start
         # iterations spent ahead at this lambda count towards it
         n_iter = sol.n_iter + ahead_iter

@@ -167,3 +167,51 @@ def test_bad_solver_arguments(kwargs, message):
     data = mc.MultiTaskData.from_tasks(Xs, ys, types)
     with pytest.raises(ValueError, match=message):
         mc.solve(data, **kwargs)
+
+
+def test_profiled_intercepts_are_optimal_for_the_given_W():
+    """Newton's steps put each task's intercept where its loss derivatives sum to zero
+    (least squares in one step, logistic quadratically: in the loop each start is the
+    last point's optimum, a short way off; here 2 units), and the data loss goes down."""
+    from mtlcomb_jax import losses
+    from mtlcomb_jax.solver import make_problem, profile_intercepts
+    Xs, ys, types, W_true = simulate(n_tasks=4, n_cls=2)
+    data = mc.MultiTaskData.from_tasks(Xs, ys, types)
+    problem = make_problem(data, 0.1)
+    W = jnp.asarray(0.5 * W_true)
+    b = jnp.asarray([2.0, -2.0, 2.0, -2.0])
+    z = losses.predictor(problem.X, W, b)
+    def largest_slope(z):
+        return float(jnp.max(jnp.abs(jnp.sum(losses.data_loss_derivatives(
+            z, problem.y, problem.weights, problem.is_classification, problem.scales), axis=1))))
+
+    z_new, b_new = profile_intercepts(problem, z, b)
+    assert largest_slope(z_new) < 1e-3 * largest_slope(z)
+    assert largest_slope(profile_intercepts(problem, z_new, b_new)[0]) < 1e-12     # quadratic convergence
+    np.testing.assert_allclose(np.asarray(z_new), np.asarray(losses.predictor(problem.X, W, b_new)), atol=1e-12)
+    before = losses.data_loss(z, problem.y, problem.weights, problem.is_classification, problem.scales)
+    after = losses.data_loss(z_new, problem.y, problem.weights, problem.is_classification, problem.scales)
+    assert float(after) < float(before)
+
+
+def test_the_loops_dual_bound_covers_the_exact_dual_point():
+    """The gap rule rates its dual point in the loop by a bound on the largest row norm
+    (no second backward product). The bound is never below the exact row norm and is
+    tight, so the loop's dual value is a valid lower bound on F* and not a loose one."""
+    from mtlcomb_jax import losses
+    from mtlcomb_jax.penalties import row_norms
+    from mtlcomb_jax.solver import (_stop_scale, fista_step, init_state, make_problem, max_column_norms,
+                                    scaled_dual_value)
+    Xs, ys, types, W_true = simulate(n_tasks=4, n_cls=2)
+    data = mc.MultiTaskData.from_tasks(Xs, ys, types)
+    problem = make_problem(data, 0.05)                 # no quadratic terms: grad Q = 0
+    state = init_state(problem, jnp.zeros(W_true.shape), jnp.zeros(4), 1.0)
+    scale = _stop_scale(problem, True, "gap", state.W.dtype)
+    norms = max_column_norms(problem.X, 4)
+    for _ in range(6):
+        state = fista_step(state, problem, 1e-12, scale, norms, intercept=True, stop="gap")
+        assert float(jnp.max(jnp.abs(jnp.sum(state.best_V, axis=1)))) < 1e-12       # intercept-feasible
+        exact = float(jnp.max(row_norms(losses.backproject(problem.X, state.best_V))))
+        bound = float(state.best_max_row)
+        assert exact <= bound <= exact * (1 + 1e-8)
+        assert float(state.best_dual) <= float(scaled_dual_value(problem, state.best_V, exact, 0.0)) + 1e-12
