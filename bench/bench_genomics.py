@@ -8,7 +8,7 @@ programs cached: the run time proper), and the process's peak resident memory
 against the size of X. Target (issue): path + CV under 60 s, peak memory at most
 2 x the size of X.
 
-    python bench/bench_genomics.py [--quick] [--warm] [--n-lambdas 100] [--n-folds 10]
+    python bench/bench_genomics.py [--quick] [--warm] [--cache DIR] [--n-lambdas 100] [--n-folds 10]
 """
 from __future__ import annotations
 
@@ -36,9 +36,14 @@ def main():
     parser.add_argument("--n-lambdas", type=int, default=100)
     parser.add_argument("--n-folds", type=int, default=10)
     parser.add_argument("--warm", action="store_true", help="also time a second, compiled run of each")
+    parser.add_argument("--cache", metavar="DIR", help="load and store compiled programs in DIR (run twice: "
+                        "the second process compiles nothing, which separates the compiler's memory "
+                        "from the fit's)")
     args = parser.parse_args()
     import jax
     import mtlcomb_jax as mc
+    if args.cache:
+        mc.enable_compilation_cache(args.cache)
     from mtlcomb_jax.simulate import simulate_mixed_tasks
     p, n, n_each, n_true = (2000, 60, 3, 20) if args.quick else (20000, 200, 10, 50)
     Xs, ys, types, _ = simulate_mixed_tasks(n_each, n_each, p, n_true, n, seed=0)

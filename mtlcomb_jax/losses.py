@@ -81,10 +81,13 @@ def sample_loss_derivatives(z, y, is_classification):
     return jnp.where(is_classification[:, None], logistic, squared)
 
 
-def sample_loss_curvatures(z, y, is_classification):
-    """d^2 l(y, z) / dz^2 per sample, shape (n_tasks, n_max)."""
-    p = jax.nn.sigmoid(y * z)
-    return jnp.where(is_classification[:, None], p * (1.0 - p), 2.0)
+def sample_loss_slopes_and_curvatures(z, y, is_classification):
+    """First and second derivatives of l(y, z) in z per sample, each (n_tasks, n_max),
+    from one sigmoid (Newton's steps on the intercepts need both)."""
+    miss = jax.nn.sigmoid(-y * z)              # logistic: probability of the other label
+    slope = jnp.where(is_classification[:, None], -y * miss, -2.0 * (y - z))
+    curvature = jnp.where(is_classification[:, None], miss * (1.0 - miss), 2.0)
+    return slope, curvature
 
 
 def data_loss(z, y, weights, is_classification, scales):
@@ -98,9 +101,11 @@ def data_loss_derivatives(z, y, weights, is_classification, scales):
     return scales[:, None] * weights * sample_loss_derivatives(z, y, is_classification)
 
 
-def data_loss_curvatures(z, y, weights, is_classification, scales):
-    """d^2 L / dz^2 (the data term is separable in z), shape (n_tasks, n_max)."""
-    return scales[:, None] * weights * sample_loss_curvatures(z, y, is_classification)
+def data_loss_slopes_and_curvatures(z, y, weights, is_classification, scales):
+    """dL/dz and d^2L/dz^2 (the data term is separable in z), each (n_tasks, n_max)."""
+    slope, curvature = sample_loss_slopes_and_curvatures(z, y, is_classification)
+    cs = scales[:, None] * weights
+    return cs * slope, cs * curvature
 
 
 def smooth_objective(z, W, y, weights, is_classification, scales, similarity, ridge):
