@@ -20,8 +20,11 @@ Stopping rules (``stop``):
     the data loss of the null model (:func:`losses.null_loss`). Because
     ``D(theta) <= F* <= F(W, b)``, the returned ``dual_gap`` bounds the
     suboptimality: ``F(W, b) - F* <= dual_gap``. The dual point is built from the
-    gradient the iteration computes anyway, so without an intercept the
-    certificate costs no extra matrix product.
+    gradient the iteration computes anyway, so the certificate costs no extra
+    matrix product: with an intercept, the certified rules keep every point's
+    intercepts at their optimum for its W (:func:`profile_intercepts`), which
+    makes the loss derivatives sum to zero per task as the dual requires, and
+    a bound on the dual point's rows covers what Newton's steps leave.
 ``"kkt"``
     Stops when the largest violation of the optimality conditions, over feature
     rows (``||grad_j + lam w_j/||w_j||||`` or ``max(0, ||grad_j|| - lam)``) and
