@@ -293,8 +293,8 @@ def _solve_at_lambda(problem, lam, next_lam, work_ahead, sets, start, tol, max_i
     """Solve on the working sets (K, p), check every feature, re-admit violators, repeat.
 
     Starts from ``start`` (a :class:`_Start`); ``previous`` is the :class:`DualPoint` of
-    the last lambda's solutions; ``column_norms`` as in :func:`full_check`. Problems done early work ahead at next_lam (K,) where
-    ``work_ahead`` (K,) (see :mod:`.batched`).
+    the last lambda's solutions; ``column_norms`` as in :func:`full_check`. Problems done
+    early work ahead at next_lam (K,) where ``work_ahead`` (K,) (see :mod:`.batched`).
     """
     W, b, z, gamma = start
     dtype = W.dtype
