@@ -157,7 +157,11 @@ def test_metrics(problem, test_w, W, b):
     classification tasks; heldout_loss is the task's weighted loss term
     ``c_t sum_i s_ti l(y_ti, z_ti)`` on the test part.
     """
-    z = losses.predictor(problem.X, W, b)
+    return predictor_metrics(problem, test_w, losses.predictor(problem.X, W, b))
+
+
+def predictor_metrics(problem, test_w, z):
+    """:func:`test_metrics` from the linear predictors z (n_tasks, n_max) of all samples."""
     mse = jnp.sum(test_w * (problem.y - z) ** 2, axis=1)
     auc = jax.vmap(masked_auc)(z, problem.y, test_w > 0)
     per_task_loss = jnp.sum(test_w * losses.sample_losses(z, problem.y, problem.is_classification), axis=1)
@@ -204,9 +208,10 @@ def _fold_grids(problem, train_w, ratio, *, intercept, n_lambdas):
     return jax.vmap(one)(train_w)
 
 
-@partial(jax.jit, static_argnames=("intercept",))
-def _fold_test_metrics(problem, test_w, W, b, *, intercept):
-    return jax.vmap(test_metrics, in_axes=(None, 0, 0, 0))(problem, test_w, W, b)
+@jax.jit
+def _fold_test_metrics(problem, test_w, z):
+    """Each fold's held-out metrics from its solution's predictors z (K, n_tasks, n_max)."""
+    return jax.vmap(predictor_metrics, in_axes=(None, 0, 0))(problem, test_w, z)
 
 
 def _screened_cv(problem, train_w, test_w, grid, ratio, tol, max_iter, intercept, stop, n_lambdas):
@@ -221,7 +226,7 @@ def _screened_cv(problem, train_w, test_w, grid, ratio, tol, max_iter, intercept
     (metric, loss), n_iter, converged = working_set_path(
         batch, np.asarray(grids), jnp.zeros((K, p, T), dtype), jnp.zeros((K, T), dtype), tol, max_iter,
         intercept=intercept, stop=stop, lambda_start=np.asarray(lam_max), scale=np.asarray(null),
-        per_lambda=lambda W, b: _fold_test_metrics(problem, test_w, W, b, intercept=intercept),
+        per_lambda=lambda W, b, z: _fold_test_metrics(problem, test_w, z),
         on_lambda=advance)
     # working_set_path stacks lambdas first: (L, K, ...) -> (K, L, ...)
     return (grids, jnp.swapaxes(metric, 0, 1), jnp.swapaxes(loss, 0, 1), n_iter.T, converged.T)

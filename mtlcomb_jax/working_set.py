@@ -354,8 +354,9 @@ def working_set_path(problem: Problem, lambdas, W0, b0, tol, max_iter, *, interc
     lambdas : (K, n_lambdas) each problem's decreasing grid
     W0, b0 : (K, p, T), (K, T) warm starts, solving ``lambda_start`` (K,) (lambda_max for a cold start)
     scale : (K,) the gap rule's scale (null-model loss) of each problem
-    per_lambda : optional ``f(W (K, p, T), b (K, T)) -> pytree`` of what to keep per lambda
-        (default: the full :class:`Fit` with W)
+    per_lambda : optional ``f(W (K, p, T), b (K, T), z (K, T, n_max)) -> pytree`` of what to
+        keep per lambda (default: the full :class:`Fit` with W); z are the solutions'
+        predictors on all samples, from the restricted solve (no pass over X needed)
     on_lambda : optional ``f(lam (K,))`` called after each lambda (progress bars)
 
     Returns
@@ -413,7 +414,7 @@ def working_set_path(problem: Problem, lambdas, W0, b0, tol, max_iter, *, interc
                          converged=jnp.asarray(converged), dual_gap=jnp.asarray(sol.gap, dtype),
                          kkt_residual=sol.kkt)
         else:
-            output = per_lambda(W, b)
+            output = per_lambda(W, b, sol.fit.z)
         if k == 0:
             stacked = jax.tree.map(lambda leaf: jnp.zeros((n_lambdas,) + leaf.shape, leaf.dtype), output)
         stacked = _store(stacked, k, output)
