@@ -286,9 +286,27 @@ def _gradients_and_dual(problem: Problem, V, W, intercept):
     return gradients_and_dual_point(problem, V, W, intercept)[:3]
 
 
-def gradients_and_dual_point(problem: Problem, V, W, intercept, extra=(), column_norms=None):
-    """(grad_W, grad_b, dual value, dual rows, X^T u for each u in ``extra``) for loss
-    derivatives V (n_tasks, n_max).
+class GradientsAndDual(NamedTuple):
+    """What :func:`gradients_and_dual_point` returns."""
+    grad_W: jax.Array     # (n_features, n_tasks) gradient of the smooth part
+    grad_b: jax.Array     # (n_tasks,) its intercept part (zeros without an intercept)
+    dual: jax.Array       # () dual value of the point below, scaled into the feasible set
+    dual_rows: jax.Array  # (n_features,) row norms of X^T V_dual + grad Q(W), or bounds on them
+    V_dual: jax.Array     # (n_tasks, n_max) the dual point's loss derivatives (intercept-feasible)
+    quad: jax.Array       # () Q(W)
+    extra: tuple          # X^T u (n_features, n_tasks) for each u in ``extra``
+
+
+def profiles_intercepts(intercept: bool, stop: str) -> bool:
+    """Whether the solver keeps every point's intercepts optimal (:func:`profile_intercepts`):
+    the certified rules with an intercept. Their dual points then need no second backward
+    column, in the loop or in a working-set check (rows bounded via :func:`max_column_norms`)."""
+    return intercept and stop != "relative"
+
+
+def gradients_and_dual_point(problem: Problem, V, W, intercept, extra=(), column_norms=None) -> GradientsAndDual:
+    """Gradients and a dual point (a :class:`GradientsAndDual`) from loss derivatives V
+    (n_tasks, n_max).
 
     The dual point is V made intercept-feasible (V itself without an intercept); its
     value is scaled into the feasible set by ``dual rows`` (n_features,), the row norms
@@ -315,7 +333,7 @@ def gradients_and_dual_point(problem: Problem, V, W, intercept, extra=(), column
     else:
         dual_rows = row_norms(products[1] + quad_grad)
     dual = scaled_dual_value(problem, V_dual, jnp.max(dual_rows), quad)
-    return grad_W, grad_b, dual, dual_rows, tuple(products[1 if bounded else 2:])
+    return GradientsAndDual(grad_W, grad_b, dual, dual_rows, V_dual, quad, tuple(products[1 if bounded else 2:]))
 
 
 def backproject_stack(X, Vs):
@@ -365,7 +383,7 @@ def fista_step(state: FistaState, problem: Problem, tol, scale, column_norms, *,
     both the gradient and the certificate, where the dual point of the raw V needed a
     second one (14.3 -> 9.9 ms at T=20, n=200, 8,192 columns, 10 problems).
     """
-    profiled = intercept and stop != "relative"
+    profiled = profiles_intercepts(intercept, stop)
     alpha = (state.t_prev - 1.0) / state.t
     W_s = (1.0 + alpha) * state.W - alpha * state.W_prev
     b_s = (1.0 + alpha) * state.b - alpha * state.b_prev
@@ -376,14 +394,15 @@ def fista_step(state: FistaState, problem: Problem, tol, scale, column_norms, *,
     V_s = _derivatives(problem, z_s)
     best_V, best_quad, best_max_row = state.best_V, state.best_quad, state.best_max_row
     if stop == "gap":
-        grad_W, grad_b, dual, dual_rows, _ = gradients_and_dual_point(
-            problem, V_s, W_s, intercept, column_norms=column_norms if profiled else None)
+        point = gradients_and_dual_point(problem, V_s, W_s, intercept,
+                                         column_norms=column_norms if profiled else None)
+        grad_W, grad_b, dual = point.grad_W, point.grad_b, point.dual
         # Keep the best dual point itself, not only its value: working sets re-evaluate
         # it on all features (see working_set.full_check).
         better = dual > state.best_dual
-        best_V = jnp.where(better, intercept_feasible(problem, V_s) if intercept else V_s, best_V)
-        best_quad = jnp.where(better, quadratic_penalty(W_s, problem.similarity, problem.ridge), best_quad)
-        best_max_row = jnp.where(better, jnp.max(dual_rows), best_max_row)
+        best_V = jnp.where(better, point.V_dual, best_V)
+        best_quad = jnp.where(better, point.quad, best_quad)
+        best_max_row = jnp.where(better, jnp.max(point.dual_rows), best_max_row)
     else:
         grad_W, grad_b = _gradients(problem, V_s, W_s, intercept)
         dual = state.best_dual

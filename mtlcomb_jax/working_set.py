@@ -49,10 +49,10 @@ import jax.numpy as jnp
 import numpy as np
 
 from . import losses
-from .penalties import quadratic_penalty, row_norms
+from .penalties import row_norms
 from .batched import BatchResult, solve_batch
-from .solver import (Fit, Problem, _derivatives, gradients_and_dual_point, intercept_feasible, kkt_residual,
-                     max_column_norms, objective_value, scaled_dual_value)
+from .solver import (Fit, Problem, _derivatives, gradients_and_dual_point, kkt_residual, max_column_norms,
+                     objective_value, profiles_intercepts, scaled_dual_value)
 
 MIN_BUCKET = 64
 #: float64 problems with at least this many features use working sets by default. Float32
@@ -139,13 +139,12 @@ def _best_point(values, points):
 
 def _check_one(problem: Problem, W, b, z, in_set, loop: DualPoint, previous: DualPoint, column_norms, intercept):
     V = _derivatives(problem, z)
-    grad_W, grad_b, own_dual, dual_rows, (XV_loop,) = gradients_and_dual_point(
-        problem, V, W, intercept, extra=(loop.V,), column_norms=column_norms)
+    checked = gradients_and_dual_point(problem, V, W, intercept, extra=(loop.V,), column_norms=column_norms)
+    grad_W, grad_b, (XV_loop,) = checked.grad_W, checked.grad_b, checked.extra
     # A feature outside the working set must satisfy both the optimality test on the
     # gradient and the dual point's feasibility, or the full duality gap would not close.
-    norms = jnp.maximum(row_norms(grad_W), dual_rows)
-    own = DualPoint(V=intercept_feasible(problem, V) if intercept else V,
-                    quad=quadratic_penalty(W, problem.similarity, problem.ridge), max_row=jnp.max(dual_rows))
+    norms = jnp.maximum(row_norms(grad_W), checked.dual_rows)
+    own = DualPoint(V=checked.V_dual, quad=checked.quad, max_row=jnp.max(checked.dual_rows))
     # The restricted solve's best dual point (it certified itself with that one, which is
     # often not the final iterate's): its rows on the working set were measured in the
     # solve; outside it the point's W is zero, where Q's (row-separable) gradient is zero.
@@ -153,7 +152,7 @@ def _check_one(problem: Problem, W, b, z, in_set, loop: DualPoint, previous: Dua
     loop = loop._replace(max_row=jnp.maximum(loop.max_row, jnp.max(outside)))
     # The previous lambda's checked point, rescaled into this lambda's feasible set, is
     # often the best lower bound when a solve stops after a step or two.
-    values = [own_dual] + [scaled_dual_value(problem, pt.V, pt.max_row, pt.quad) for pt in (loop, previous)]
+    values = [checked.dual] + [scaled_dual_value(problem, pt.V, pt.max_row, pt.quad) for pt in (loop, previous)]
     point, dual = _best_point(values, (own, loop, previous))
     return norms, objective_value(problem, W, b, z), dual, kkt_residual(problem, W, grad_W, grad_b), point
 
@@ -376,7 +375,7 @@ def working_set_path(problem: Problem, lambdas, W0, b0, tol, max_iter, *, interc
     ahead_iter = np.zeros(n_problems, dtype=np.int64)
     # The certified rules keep every point's intercepts optimal (solver.profile_intercepts),
     # so the checks can bound their dual points' rows instead of computing them.
-    column_norms = _max_column_norms(problem.X, n_tasks=W0.shape[2]) if intercept and stop != "relative" else None
+    column_norms = _max_column_norms(problem.X, n_tasks=W0.shape[2]) if profiles_intercepts(intercept, stop) else None
     start_check = full_check(problem._replace(lam=jnp.asarray(lambda_start, dtype)), W, b, z,
                              np.zeros((n_problems, n_features), bool), no_dual_point(problem, n_problems),
                              no_dual_point(problem, n_problems), column_norms, intercept=intercept)
