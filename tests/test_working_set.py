@@ -8,7 +8,7 @@ import mtlcomb_jax as mc
 from mtlcomb_jax import working_set
 from conftest import simulate
 from mtlcomb_jax.path import use_working_sets
-from mtlcomb_jax.working_set import MIN_BUCKET, bucket_size, grown_sets, initial_sets
+from mtlcomb_jax.working_set import FINE_BUCKETS_FROM, MIN_BUCKET, bucket_size, grown_sets, initial_sets
 
 
 @pytest.fixture(scope="module")
@@ -102,11 +102,15 @@ def test_first_working_set_is_the_active_features_plus_the_best_candidates_up_to
     sets = initial_sets(active, strong, priority, p, shared=False)
     assert sets.sum(axis=1).tolist() == [256, MIN_BUCKET]
     assert sets[0, :256].all() and sets[1, :MIN_BUCKET].all()     # the highest-priority candidates
-    # A shared set: the union's active features (150 here) plus room for one problem's
-    # active count (100): 250 -> a bucket of 256, not twice the union (300 -> 512).
+    # A shared set: the union's active features (150 here) plus room for a quarter of
+    # the largest problem's active count (25): 175 -> a bucket of 256, filled with the best
+    # candidates; not twice the union (300 -> 512).
     active[1, 100:150] = True
     shared = initial_sets(active, strong, priority, p, shared=True)
     assert (shared[0] == shared[1]).all() and shared[0].sum() == 256
+    # 240 union features + room 37 (a quarter of problem 1's 150) > 256: the next bucket
+    active[1, 150:240] = True
+    assert initial_sets(active, strong, priority, p, shared=True)[0].sum() == 512
 
 
 def test_violators_enter_worst_first_and_at_most_double_the_set():
@@ -122,10 +126,28 @@ def test_violators_enter_worst_first_and_at_most_double_the_set():
     assert grown[0, 600 - 156:600].all() and not grown[0, 100:600 - 156].any()
 
 
-def test_bucket_sizes_are_powers_of_two_capped_at_p():
+def test_shared_set_takes_all_violators_in_the_smallest_bucket_that_holds_them():
+    p = 20_000
+    sets = np.zeros((3, p), bool)
+    sets[:, :6144] = True
+    violators = np.zeros((3, p), bool)
+    violators[0, 7000:7010] = True
+    violators[2, 7005:7100] = True                   # the union of violators: 100 features
+    grown = grown_sets(sets, violators, np.zeros((3, p)), p, shared=True)
+    assert (grown[0] == grown[2]).all()
+    assert grown[0].sum() == 6244 and grown[0, 7000:7100].all()    # not doubled to 12,288
+    assert bucket_size(int(grown[0].sum()), p) == 8192
+
+
+def test_bucket_sizes_are_powers_of_two_then_also_one_and_a_half_times_one_capped_at_p():
     assert bucket_size(1, 10_000) == MIN_BUCKET
     assert bucket_size(MIN_BUCKET + 1, 10_000) == 2 * MIN_BUCKET
+    assert bucket_size(3000, 100_000) == FINE_BUCKETS_FROM == 4096
+    assert bucket_size(4097, 100_000) == 6144
+    assert bucket_size(6145, 100_000) == 8192
+    assert bucket_size(8193, 100_000) == 12288
     assert bucket_size(900, 1000) == 1000
+    assert bucket_size(7000, 7500) == 7500
 
 
 def test_auto_screening_rules():
