@@ -217,3 +217,23 @@ def test_the_loops_dual_bound_covers_the_exact_dual_point():
         bound = float(state.best_max_row)
         assert exact <= bound <= exact * (1 + 1e-8)
         assert float(state.best_dual) <= float(scaled_dual_value(problem, state.best_V, exact, 0.0)) + 1e-12
+
+
+def test_float32_step_lengthens_again_near_a_solution():
+    # Near a solution a float32 step's curvature term is within a few times of the
+    # sufficient-decrease test's rounding slack (16 eps |F|). The search must still start
+    # from longer steps there, or the step stays at the largest curvature it met (session
+    # 6: gamma stuck at 16 where 8 was accepted on the gene-expression CV's tail).
+    from mtlcomb_jax.solver import make_problem, run_fista
+    Xs, ys, types, _ = simulate(n_tasks=6, n=80, p=60, seed=3)
+    data = mc.MultiTaskData.from_tasks([x.astype(np.float32) for x in Xs], [y.astype(np.float32) for y in ys],
+                                       types)
+    lam = 0.1 * float(mc.lambda_max(data))
+    warm = mc.solve(data, 1.05 * lam, tol=1e-6)         # a path's warm start, 5 % off
+    problem = make_problem(data, lam)
+    fresh = run_fista(problem, jnp.zeros_like(warm.W), jnp.zeros_like(warm.intercept), 0.0, 200, 1.0,
+                      intercept=True, stop="gap")
+    too_short = 8.0 * float(fresh.gamma)                 # an inverse step 8 x what a fresh solve settles at
+    state = run_fista(problem, warm.W, warm.intercept, 0.0, 60, too_short, intercept=True, stop="gap")
+    assert float(state.gamma) < 0.75 * too_short
+    assert np.isfinite(float(state.objective)) and float(state.objective) <= float(warm.objective)
