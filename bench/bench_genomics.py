@@ -36,10 +36,11 @@ def current_rss_bytes():
 def reset_peak_rss():
     """Make the peak RSS (VmHWM) start again from the current RSS (Linux >= 4.0).
 
-    Returns False where that is not possible. Without this, the peak before fitting is the high-water mark of building the data
-    (the simulation's float64 copies), and growth measured from it is understated:
-    sessions 2 to 5 reported 2.3 to 2.4 x X that way, where the RSS during the fit
-    actually grew by about 3.4 x X (session 6, sampled every 10 ms).
+    Returns False where that is not possible. Without this, the peak before fitting is
+    the high-water mark of building the data (the simulation's float64 copies), and
+    growth measured from it is understated: sessions 2 to 5 reported 2.3 to 2.4 x X that
+    way, where the RSS during the fit grew by about 3.4 x X (session 6, an ad-hoc script
+    sampling it every 10 ms).
     """
     try:
         with open("/proc/self/clear_refs", "w") as clear:

@@ -237,6 +237,12 @@ def _initial_set(active, strong, priority, room, n_features):
     return _take_best(active, strong, priority, limit)
 
 
+def _one_union(shared, n_problems):
+    """Whether the sets are one union over several problems (shared X, K > 1). With one
+    problem the union is its own set, and the rules for a problem's own set apply."""
+    return shared and n_problems > 1
+
+
 def initial_sets(active, strong, priority, n_features, shared):
     """First working sets (K, p) at a lambda: every active feature plus the best strong-rule
     candidates. Inputs are (K, p).
@@ -249,7 +255,7 @@ def initial_sets(active, strong, priority, n_features, shared):
     fold's support, the gene-expression CV's tail sets needed 8,192 columns; with a
     quarter, 6,144, and the checks found violators at 3 of 100 lambdas.)
     """
-    if shared and active.shape[0] > 1:
+    if _one_union(shared, active.shape[0]):
         room = int(SHARED_ROOM * active.sum(axis=1).max())
         one = _initial_set(active.any(axis=0), strong.any(axis=0), priority.max(axis=0), room, n_features)
         return np.broadcast_to(one, active.shape)
@@ -264,7 +270,7 @@ def grown_sets(sets, violators, priority, n_features, shared):
     holds them: it is already the union of K problems' sets, and doubling it would
     double every problem's cost per iteration.
     """
-    if shared and sets.shape[0] > 1:
+    if _one_union(shared, sets.shape[0]):
         union = violators.any(axis=0) & ~sets[0]
         limit = bucket_size(int(sets[0].sum()) + int(union.sum()), n_features)
         return np.broadcast_to(_take_best(sets[0], union, priority.max(axis=0), limit), sets.shape)
