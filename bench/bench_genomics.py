@@ -13,6 +13,8 @@ against the size of X. Target (issue): path + CV under 60 s, peak memory at most
 from __future__ import annotations
 
 import argparse
+import ctypes
+import ctypes.util
 import gc
 import resource
 import sys
@@ -57,6 +59,31 @@ def peak_rss_bytes():
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
+def where_the_memory_is(base, x_bytes, jax):
+    """What the RSS grown since ``base`` holds once fitting is over: live JAX arrays, the
+    allocator's free blocks (what glibc's ``malloc_trim`` gives back) and the compiled
+    programs (what ``jax.clear_caches`` gives back; they would be compiled again, so call
+    this last)."""
+    def grown():
+        gc.collect()
+        return current_rss_bytes() - base
+    now = grown()
+    live = sum(array.nbytes for array in jax.live_arrays()) - x_bytes
+    try:
+        ctypes.CDLL(ctypes.util.find_library("c")).malloc_trim(0)
+    except (OSError, AttributeError, TypeError):                                # not glibc
+        return f"RSS grown by {now / x_bytes:.2f} x X after fitting (not broken down: no glibc malloc_trim)"
+    trimmed = grown()
+    jax.clear_caches()
+    ctypes.CDLL(ctypes.util.find_library("c")).malloc_trim(0)
+    no_programs = grown()
+    def share(nbytes):
+        return f"{nbytes / 2**20:.0f} MiB ({nbytes / x_bytes:.2f} x X)"
+    return (f"RSS grown after fitting: {share(now)}: allocator's free blocks {share(now - trimmed)}, "
+            f"compiled programs {share(trimmed - no_programs)}, live arrays besides X {share(live)}, "
+            f"other {share(no_programs - live)}")
+
+
 def timed_once(fn):
     start = time.perf_counter()
     out = fn()
@@ -85,7 +112,12 @@ def main():
     data = mc.MultiTaskData.from_tasks(Xs, ys, types)
     del Xs
     x_bytes = data.X.size * data.X.dtype.itemsize
+    # The host-to-device copy of X runs asynchronously and frees its numpy source when
+    # done: without waiting, the RSS before fitting still counts that source (about
+    # 0.45 x X, measured in session 7), and the growth would be understated.
+    jax.block_until_ready(data.X)
     gc.collect()
+    time.sleep(1.0)
     base = current_rss_bytes()
     if not reset_peak_rss():
         print("# cannot reset the peak RSS here: growth is measured from the peak of building the data")
@@ -118,6 +150,7 @@ def main():
         _, warm_path = timed_once(run_path)
         _, warm_cv = timed_once(run_cv)
         print(f"second run (compiled): path {warm_path:.1f} s + CV {warm_cv:.1f} s = {warm_path + warm_cv:.1f} s")
+    print(where_the_memory_is(base, x_bytes, jax))
     print(f"X: {x_bytes / 2**20:.0f} MiB; peak RSS {peak / 2**20:.0f} MiB (RSS before fitting {base / 2**20:.0f} MiB); "
           f"peak / X = {peak / x_bytes:.2f}, growth while fitting / X = {(peak - base) / x_bytes:.2f} "
           f"(after the path: {(peak_path - base) / x_bytes:.2f}; the path's W alone is "

@@ -241,5 +241,5 @@ def _screened_path(problem, lambdas, W0, b0, tol, max_iter, intercept, stop, col
     with progress_bar(int(lambdas.shape[0]), "path", "lambda", bool(progress)):
         fits, _, _ = working_set_path(batch, np.asarray(lambdas)[None], W0[None], b0[None], tol, max_iter,
                                       intercept=intercept, stop=stop, lambda_start=np.reshape(start, (1,)),
-                                      scale=np.reshape(scale, (1,)), on_lambda=advance)
-    return jax.tree.map(lambda x: x[:, 0], fits)
+                                      scale=np.reshape(scale, (1,)), on_lambda=advance, squeeze=True)
+    return fits

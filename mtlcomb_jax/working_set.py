@@ -363,15 +363,16 @@ def _solve_at_lambda(problem, lam, next_lam, work_ahead, sets, start, tol, max_i
                            ahead_iter=np.asarray(fit.ahead_iter))
 
 
-@partial(jax.jit, donate_argnums=(0,))
-def _store(stacked, index, output):
+@partial(jax.jit, donate_argnums=(0,), static_argnames=("squeeze",))
+def _store(stacked, index, output, *, squeeze):
     """Write one lambda's outputs into the stacked arrays in place (the stack is donated):
-    stacking a list at the end would hold two copies of a path's W."""
-    return jax.tree.map(lambda whole, part: whole.at[index].set(part), stacked, output)
+    stacking a list at the end would hold two copies of a path's W. With ``squeeze`` the
+    outputs' leading axis (K = 1) is dropped: removing it afterwards would copy the stack."""
+    return jax.tree.map(lambda whole, part: whole.at[index].set(part[0] if squeeze else part), stacked, output)
 
 
 def working_set_path(problem: Problem, lambdas, W0, b0, tol, max_iter, *, intercept, stop, lambda_start, scale,
-                     per_lambda=None, on_lambda=None, max_rounds=30):
+                     per_lambda=None, on_lambda=None, max_rounds=30, squeeze=False):
     """K warm-started paths with strong-rule working sets.
 
     Parameters
@@ -384,10 +385,13 @@ def working_set_path(problem: Problem, lambdas, W0, b0, tol, max_iter, *, interc
         keep per lambda (default: the full :class:`Fit` with W); z are the solutions'
         predictors on all samples, from the restricted solve (no pass over X needed)
     on_lambda : optional ``f(lam (K,))`` called after each lambda (progress bars)
+    squeeze : with K = 1, stack the outputs without their K axis, and return n_iter and
+        converged as (L,)
 
     Returns
     -------
     (stacked per_lambda outputs with a leading n_lambdas axis, n_iter (L, K), converged (L, K))
+    (without the K axes under ``squeeze``)
     """
     lambdas = np.asarray(lambdas, dtype=np.float64)
     n_problems, n_lambdas = lambdas.shape
@@ -442,11 +446,13 @@ def working_set_path(problem: Problem, lambdas, W0, b0, tol, max_iter, *, interc
         else:
             output = per_lambda(W, b, sol.fit.z)
         if k == 0:
-            stacked = jax.tree.map(lambda leaf: jnp.zeros((n_lambdas,) + leaf.shape, leaf.dtype), output)
-        stacked = _store(stacked, k, output)
+            stacked = jax.tree.map(
+                lambda leaf: jnp.zeros((n_lambdas,) + (leaf.shape[1:] if squeeze else leaf.shape), leaf.dtype), output)
+        stacked = _store(stacked, k, output, squeeze=squeeze)
         n_iters.append(n_iter)
         convergeds.append(converged)
         lam_prev = lam
         if on_lambda is not None:
             on_lambda(lam)
-    return stacked, np.stack(n_iters), np.stack(convergeds)
+    n_iters, convergeds = np.stack(n_iters), np.stack(convergeds)
+    return (stacked, n_iters[:, 0], convergeds[:, 0]) if squeeze else (stacked, n_iters, convergeds)
