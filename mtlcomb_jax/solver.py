@@ -444,8 +444,12 @@ def fista_step(state: FistaState, problem: Problem, tol, scale, column_norms, *,
         return ~(tiny | accepted) & (count < _MAX_BACKTRACKS)
 
     gamma0 = jnp.where(state.relax, state.gamma * _STEP_RELAX, state.gamma)
-    gamma, W_n, b_n, z_n, F_n, tiny, _, clear, _ = jax.lax.while_loop(
-        keep_backtracking, backtrack, (gamma0, *trial(gamma0), jnp.zeros((), jnp.int32)))
+    # A do-while loop: its first pass tries gamma0 itself (halved here, doubled there,
+    # exactly). The trial is traced once, where a first trial before the loop traced it
+    # twice: the compiled solver is smaller and compiles faster.
+    no = jnp.zeros((), bool)
+    before_first = (gamma0 / 2.0, W_s, b_s, z_s, F_s, no, no, no, jnp.full((), -1, jnp.int32))
+    gamma, W_n, b_n, z_n, F_n, tiny, _, clear, _ = jax.lax.while_loop(keep_backtracking, backtrack, before_first)
     relax = clear & (stop != "relative")
 
     objective = F_n + problem.lam * l21_norm(W_n)
