@@ -36,9 +36,11 @@ full problem).
 
 Shapes stay static: a working set holds at most a bucket of features (a power of
 two, at least ``MIN_BUCKET``, or from ``FINE_BUCKETS_FROM`` on also 1.5 times one),
-and its columns are padded to that bucket or to ``MIN_WIDTH``, whichever is larger
-(padding columns are zero, so their coefficients stay zero). A path compiles one
-solver per width, cached across calls.
+and its columns are padded to that bucket (padding columns are zero, so their
+coefficients stay zero). A path compiles one solver per bucket size, cached across
+calls. (Padding the sets under 256 features to one 256-column solver saved 5 s of
+the gene-expression benchmark's first run and 20 MiB, but cost 15 to 30 % of the
+p = 5,000 harness path, whose early lambdas take many iterations at ``tol=1e-8``.)
 The loop over lambdas and buckets runs in Python; each step is jit-compiled.
 """
 from __future__ import annotations
@@ -57,13 +59,6 @@ from .solver import (Fit, Problem, _derivatives, gradients_and_dual_point, kkt_r
                      objective_value, profiles_intercepts, scaled_dual_value)
 
 MIN_BUCKET = 64
-#: The narrowest restricted solve compiled: smaller sets run padded to it (their padding
-#: columns are zero, so the iterates are those of the set alone). Each width is a
-#: compiled program of about 20 to 45 MiB resident and 1.5 to 2 s of compilation (T=20,
-#: n=200, float32; session 7), while an iteration on 256 columns costs about a millisecond
-#: even for 10 folds, so merging the 64- and 128-column programs into this one saves
-#: memory and first-run time for little run time.
-MIN_WIDTH = 256
 #: From this size on, buckets also come in 1.5 x steps (4,096, 6,144, 8,192, 12,288, ...).
 #: Below it, an extra bucket's compile costs more than the columns it saves; above it an
 #: iteration costs tens of milliseconds (the gene-expression CV's tail: 28 lambdas on
@@ -288,16 +283,10 @@ def grown_sets(sets, violators, priority, n_features, shared):
                      for k in range(sets.shape[0])])
 
 
-def program_width(count, n_features):
-    """Columns of the restricted solve for sets of up to ``count`` features: their bucket,
-    but at least ``MIN_WIDTH`` (capped at n_features)."""
-    return max(bucket_size(count, n_features), min(MIN_WIDTH, n_features))
-
-
 def _padded_columns(sets, n_features):
-    """Column indices (K, m) and validity (K, m) of sets (K, p), m the program width for the largest."""
+    """Column indices (K, m) and validity (K, m) of sets (K, p), m a bucket size for the largest."""
     counts = sets.sum(axis=1)
-    m = program_width(int(counts.max()), n_features)
+    m = bucket_size(int(counts.max()), n_features)
     columns = np.zeros(sets.shape[:1] + (m,), dtype=np.int32)
     valid = np.arange(m)[None, :] < counts[:, None]
     for k in range(sets.shape[0]):

@@ -8,8 +8,7 @@ import mtlcomb_jax as mc
 from mtlcomb_jax import working_set
 from conftest import simulate
 from mtlcomb_jax.path import use_working_sets
-from mtlcomb_jax.working_set import (FINE_BUCKETS_FROM, MIN_BUCKET, MIN_WIDTH, _padded_columns, bucket_size,
-                                     grown_sets, initial_sets, program_width)
+from mtlcomb_jax.working_set import FINE_BUCKETS_FROM, MIN_BUCKET, _padded_columns, bucket_size, grown_sets, initial_sets
 
 
 @pytest.fixture(scope="module")
@@ -151,16 +150,12 @@ def test_bucket_sizes_are_powers_of_two_then_also_one_and_a_half_times_one_cappe
     assert bucket_size(7000, 7500) == 7500
 
 
-def test_small_sets_run_padded_to_the_narrowest_program():
-    assert MIN_BUCKET < MIN_WIDTH
-    assert program_width(1, 10_000) == program_width(MIN_BUCKET + 1, 10_000) == MIN_WIDTH
-    assert program_width(MIN_WIDTH + 1, 10_000) == 2 * MIN_WIDTH
-    assert program_width(5, 100) == 100                     # never wider than the problem
+def test_padded_columns_hold_the_sets_in_their_bucket():
     sets = np.zeros((2, 1000), bool)
     sets[0, [3, 500]] = True
     sets[1, 7] = True
     columns, valid = _padded_columns(sets, 1000)
-    assert columns.shape == valid.shape == (2, MIN_WIDTH)
+    assert columns.shape == valid.shape == (2, MIN_BUCKET)
     assert valid.sum(axis=1).tolist() == [2, 1]             # only the sets' own columns count
     assert columns[0, :2].tolist() == [3, 500] and columns[1, 0] == 7
 
