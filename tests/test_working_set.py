@@ -22,6 +22,8 @@ def test_screened_path_equals_the_full_scan(wide, intercept):
     common = dict(n_lambdas=12, lambda_min_ratio=0.02, intercept=intercept, tol=1e-9)
     full = mc.fit_path(wide, screening=False, **common)
     screened = mc.fit_path(wide, screening=True, **common)
+    for field in ("W", "intercept", "objective", "n_iter", "converged", "dual_gap", "kkt_residual"):
+        assert np.shape(getattr(screened, field)) == np.shape(getattr(full, field)), field  # no batch axis left
     assert np.all(np.asarray(screened.converged))
     rel = np.abs(np.asarray(screened.objective) - np.asarray(full.objective)) / np.asarray(full.objective)
     assert rel.max() < 1e-8
