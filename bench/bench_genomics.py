@@ -5,7 +5,8 @@ strong-rule working sets on (forced: "auto" keeps float32 on the full scan), gap
 default tolerance. Reports the time of the first run of each workload (compile
 included) and, with ``--warm``, of a second run in the same process (compiled
 programs cached: the run time proper), and the process's peak resident memory
-against the size of X. Target (issue): path + CV under 60 s, peak memory at most
+against the size of X, with what the grown RSS holds after fitting (free blocks kept
+by the allocator, compiled programs, live arrays). Target (issue): path + CV under 60 s, peak memory at most
 2 x the size of X.
 
     python bench/bench_genomics.py [--quick] [--warm] [--cache DIR] [--n-lambdas 100] [--n-folds 10]

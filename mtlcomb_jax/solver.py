@@ -446,9 +446,8 @@ def fista_step(state: FistaState, problem: Problem, tol, scale, column_norms, *,
     gamma0 = jnp.where(state.relax, state.gamma * _STEP_RELAX, state.gamma)
     # A do-while loop: its first pass tries gamma0 itself (halved here, doubled there,
     # exactly). The trial is traced once, where a first trial before the loop traced it
-    # twice: the compiled solver is smaller and compiles faster. The placeholders are
-    # zeros, not W_s and z_s: those are used inside the loop too, and as its initial
-    # carry XLA copied them at every iteration (the R tutorial's path 0.38 -> 0.43-0.48 s).
+    # twice: the compiled solver is smaller and compiles faster. The first pass overwrites
+    # the placeholders, so they are plain zeros.
     no = jnp.zeros((), bool)
     before_first = (gamma0 / 2.0, jnp.zeros_like(W_s), jnp.zeros_like(b_s), jnp.zeros_like(z_s), jnp.zeros_like(F_s),
                     no, no, no, jnp.full((), -1, jnp.int32))
