@@ -6,8 +6,8 @@ default tolerance. Reports the time of the first run of each workload (compile
 included) and, with ``--warm``, of a second run in the same process (compiled
 programs cached: the run time proper), and the process's peak resident memory
 against the size of X, with what the grown RSS holds after fitting (free blocks kept
-by the allocator, compiled programs, live arrays). Target (issue): path + CV under 60 s, peak memory at most
-2 x the size of X.
+by the allocator, compiled programs, live arrays). Target (issue): path + CV under
+60 s, peak memory at most 2 x the size of X.
 
     python bench/bench_genomics.py [--quick] [--warm] [--cache DIR] [--n-lambdas 100] [--n-folds 10]
 """
@@ -71,12 +71,13 @@ def where_the_memory_is(base, x_bytes, jax):
     now = grown()
     live = sum(array.nbytes for array in jax.live_arrays()) - x_bytes
     try:
-        ctypes.CDLL(ctypes.util.find_library("c")).malloc_trim(0)
+        malloc_trim = ctypes.CDLL(ctypes.util.find_library("c")).malloc_trim
     except (OSError, AttributeError, TypeError):                                # not glibc
         return f"RSS grown by {now / x_bytes:.2f} x X after fitting (not broken down: no glibc malloc_trim)"
+    malloc_trim(0)
     trimmed = grown()
     jax.clear_caches()
-    ctypes.CDLL(ctypes.util.find_library("c")).malloc_trim(0)
+    malloc_trim(0)
     no_programs = grown()
     def share(nbytes):
         return f"{nbytes / 2**20:.0f} MiB ({nbytes / x_bytes:.2f} x X)"

@@ -399,6 +399,8 @@ def working_set_path(problem: Problem, lambdas, W0, b0, tol, max_iter, *, interc
     """
     lambdas = np.asarray(lambdas, dtype=np.float64)
     n_problems, n_lambdas = lambdas.shape
+    if squeeze and n_problems != 1:
+        raise ValueError(f"squeeze=True drops the problems' axis, so it needs one problem, not {n_problems}.")
     dtype = W0.dtype
     n_features = W0.shape[1]
     # One shared X gathers cheaply per problem (K x n x m); padded per-task X would cost

@@ -170,3 +170,13 @@ def test_auto_screening_rules():
     assert use_working_sets(True, "gap", 10, jnp.float32)
     with pytest.raises(ValueError, match="screening="):
         use_working_sets("yes", "gap", 10, jnp.float64)
+
+
+def test_squeeze_needs_exactly_one_problem(wide):
+    problem = mc.solver.make_problem(wide, 0.0)
+    K, p, T = 2, wide.n_features, wide.n_tasks
+    batch = problem._replace(weights=jnp.stack([problem.weights] * K), lam=jnp.zeros((K,)))
+    with pytest.raises(ValueError, match="squeeze=True .* needs one problem, not 2"):
+        working_set.working_set_path(batch, np.ones((K, 3)), jnp.zeros((K, p, T)), jnp.zeros((K, T)), 1e-6, 10,
+                                     intercept=True, stop="gap", lambda_start=np.ones(K), scale=np.ones(K),
+                                     squeeze=True)
