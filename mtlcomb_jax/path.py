@@ -7,12 +7,12 @@ its step size too.
 from __future__ import annotations
 
 import dataclasses
-from functools import partial
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .compiling import jit
 from . import losses
 from .data import MultiTaskData
 from .penalties import row_norms
@@ -155,13 +155,13 @@ def scan_path(problem: Problem, lambdas, W0, b0, tol, max_iter, *, intercept, st
     return stacked
 
 
-@partial(jax.jit, static_argnames=("intercept", "stop", "progress"))
+@jit(static_argnames=("intercept", "stop", "progress"))
 def _path_jit(problem, lambdas, W0, b0, tol, max_iter, *, intercept, stop, progress=False):
     return scan_path(problem, lambdas, W0, b0, tol, max_iter, intercept=intercept, stop=stop,
                      progress=progress)
 
 
-@partial(jax.jit, static_argnames=("intercept", "n_lambdas"))
+@jit(static_argnames=("intercept", "n_lambdas"))
 def _grid_jit(problem, ratio, *, intercept, n_lambdas):
     return log_grid(lambda_max_problem(problem, intercept), n_lambdas, ratio)
 
@@ -233,13 +233,23 @@ def use_working_sets(screening, stop, n_features, dtype):
     return bool(screening)
 
 
+@jit(static_argnames=("intercept",))
+def _screened_start(problem, W0, b0, *, intercept):
+    """The screened path's batch of one, in one program (as eager operations, each would be
+    a compiled program of its own): weights (1, T, n_max), lam (1,), W0 (1, p, T), b0 (1, T),
+    lambda_max and the null loss (the gap's scale)."""
+    lam_max = lambda_max_problem(problem, intercept)
+    scale = losses.null_loss(problem.y, problem.weights, problem.is_classification, problem.scales, intercept)
+    return (problem.weights[None], jnp.zeros((1,), problem.y.dtype), W0[None], b0[None], lam_max, scale)
+
+
 def _screened_path(problem, lambdas, W0, b0, tol, max_iter, intercept, stop, cold_start, progress):
     """fit_path's lambdas with working sets (one problem: a batch of K = 1)."""
-    batch = problem._replace(weights=problem.weights[None], lam=jnp.zeros((1,), problem.y.dtype))
-    start = lambda_max_problem(problem, intercept) if cold_start else lambdas[0]
-    scale = losses.null_loss(problem.y, problem.weights, problem.is_classification, problem.scales, intercept)
+    weights, lam, W0, b0, lam_max, scale = _screened_start(problem, W0, b0, intercept=intercept)
+    batch = problem._replace(weights=weights, lam=lam)
+    start = lam_max if cold_start else lambdas[0]
     with progress_bar(int(lambdas.shape[0]), "path", "lambda", bool(progress)):
-        fits, _, _ = working_set_path(batch, np.asarray(lambdas)[None], W0[None], b0[None], tol, max_iter,
+        fits, _, _ = working_set_path(batch, np.asarray(lambdas)[None], W0, b0, tol, max_iter,
                                       intercept=intercept, stop=stop, lambda_start=np.reshape(start, (1,)),
                                       scale=np.reshape(scale, (1,)), on_lambda=advance, squeeze=True)
     return fits

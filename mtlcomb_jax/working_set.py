@@ -52,6 +52,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .compiling import jit
 from . import losses
 from .penalties import row_norms
 from .batched import BatchResult, solve_batch
@@ -108,19 +109,19 @@ def gather_columns(X, W, columns, valid, *, shared):
     return _gather_design(X, columns, valid, shared=shared), _gather_start(W, columns, valid)
 
 
-@partial(jax.jit, static_argnames=("shared",))
+@jit(static_argnames=("shared",))
 def _gather_design(X, columns, valid, *, shared):
     if shared:
         return jnp.take(X, columns[0], axis=-1) * valid[0].astype(X.dtype)
     return jax.vmap(lambda cols, ok: jnp.take(X, cols, axis=-1) * ok.astype(X.dtype))(columns, valid)
 
 
-@jax.jit
+@jit
 def _gather_start(W, columns, valid):
     return jnp.take_along_axis(W, columns[:, :, None], axis=1) * valid[:, :, None].astype(W.dtype)
 
 
-@partial(jax.jit, static_argnames=("n_features",))
+@jit(static_argnames=("n_features",))
 def scatter_columns(W_S, columns, valid, *, n_features):
     """(K, p, T) coefficients from W_S (K, m, T) on columns (K, m); zero elsewhere."""
     K, _, T = W_S.shape
@@ -173,16 +174,16 @@ def _check_one(problem: Problem, W, b, z, in_set, loop: DualPoint, previous: Dua
     return norms, objective_value(problem, W, b, z), dual, kkt_residual(problem, W, grad_W, grad_b), point
 
 
-_max_column_norms = jax.jit(max_column_norms, static_argnames=("n_tasks",))
+_max_column_norms = jit(max_column_norms, static_argnames=("n_tasks",))
 
 
-@jax.jit
+@jit
 def predictors(problem: Problem, W, b):
     """(K, T, n_max) linear predictors of K points W (K, p, T), b (K, T) on all features."""
     return jax.vmap(losses.predictor, in_axes=(None, 0, 0))(problem.X, W, b)
 
 
-@partial(jax.jit, static_argnames=("intercept",))
+@jit(static_argnames=("intercept",))
 def full_check(problem: Problem, W, b, z, in_set, loop: DualPoint, previous: DualPoint, column_norms=None, *,
                intercept):
     """Full-problem certificates of K solutions W (K, p, T), b (K, T) with predictors z (K, T, n_max).
@@ -205,7 +206,7 @@ def full_check(problem: Problem, W, b, z, in_set, loop: DualPoint, previous: Dua
         problem, W, b, z, in_set, loop, previous, column_norms)
 
 
-@partial(jax.jit, static_argnames=("intercept", "stop", "shared"))
+@jit(static_argnames=("intercept", "stop", "shared"))
 def solve_on_columns(problem: Problem, W0, b0, z0, gamma0, tol, max_iter, next_lam, work_ahead, *, intercept,
                      stop, shared) -> BatchResult:
     """K restricted solves from W0 (K, m, T), b0 (K, T) with predictors z0 (K, T, n_max) and
@@ -367,7 +368,21 @@ def _solve_at_lambda(problem, lam, next_lam, work_ahead, sets, start, tol, max_i
                            ahead_iter=np.asarray(fit.ahead_iter))
 
 
-@partial(jax.jit, donate_argnums=(0,), static_argnames=("squeeze",))
+@jit
+def _active_rows(W, W_start):
+    """(K, p) bool: features nonzero in W or in the warm start W_start, both (K, p, T)."""
+    return jnp.any((W != 0) | (W_start != 0), axis=2)
+
+
+@jit(static_argnames=("n_lambdas", "squeeze"))
+def _empty_stack(output, *, n_lambdas, squeeze):
+    """Zeros to stack ``n_lambdas`` outputs like ``output`` in (leading axis; without the
+    problems' axis under ``squeeze``), one program for all leaves."""
+    return jax.tree.map(
+        lambda leaf: jnp.zeros((n_lambdas,) + (leaf.shape[1:] if squeeze else leaf.shape), leaf.dtype), output)
+
+
+@jit(donate_argnums=(0,), static_argnames=("squeeze",))
 def _store(stacked, index, output, *, squeeze):
     """Write one lambda's outputs into the stacked arrays in place (the stack is donated):
     stacking a list at the end would hold two copies of a path's W. With ``squeeze`` the
@@ -429,7 +444,7 @@ def working_set_path(problem: Problem, lambdas, W0, b0, tol, max_iter, *, interc
         work_ahead = np.full(n_problems, stop != "relative" and not last)
         # Strong rule plus everything already active (in the last solution or in the
         # warm start), per problem (sets are unions when shared).
-        active = np.asarray(jnp.any((W != 0) | (start.W != 0), axis=2))
+        active = np.asarray(_active_rows(W, start.W))
         strong = grad_norms >= (2.0 * lam - lam_prev)[:, None]
         sets = initial_sets(active, strong, grad_norms / lam[:, None], n_features, shared)
         sol = _solve_at_lambda(problem, lam, next_lam, work_ahead, sets, start, tol, max_iter, scale, point,
@@ -452,8 +467,7 @@ def working_set_path(problem: Problem, lambdas, W0, b0, tol, max_iter, *, interc
         else:
             output = per_lambda(W, b, sol.fit.z)
         if k == 0:
-            stacked = jax.tree.map(
-                lambda leaf: jnp.zeros((n_lambdas,) + (leaf.shape[1:] if squeeze else leaf.shape), leaf.dtype), output)
+            stacked = _empty_stack(output, n_lambdas=n_lambdas, squeeze=squeeze)
         stacked = _store(stacked, k, output, squeeze=squeeze)
         n_iters.append(n_iter)
         convergeds.append(converged)
