@@ -9,12 +9,12 @@ from its training part, as the R package does; ``cv.lambdas`` is their mean.
 from __future__ import annotations
 
 import dataclasses
+from functools import partial
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .compiling import jit
 from . import losses
 from .data import MultiTaskData
 from .progress import advance, progress_bar
@@ -122,7 +122,7 @@ def fold_weights(data: MultiTaskData, folds, n_folds):
     return _fold_weights(data.weights, jnp.asarray(folds), n_folds=int(n_folds))
 
 
-@jit(static_argnames=("n_folds",))
+@partial(jax.jit, static_argnames=("n_folds",))
 def _fold_weights(weights, folds, *, n_folds):
     """fold_weights in one program (eager, each operation would be a program of its own)."""
     in_fold = folds[None] == jnp.arange(n_folds)[:, None, None]
@@ -173,7 +173,7 @@ def predictor_metrics(problem, test_w, z):
     return jnp.where(problem.is_classification, auc, mse), problem.scales * per_task_loss
 
 
-@jit(static_argnames=("intercept", "stop", "n_lambdas", "progress"))
+@partial(jax.jit, static_argnames=("intercept", "stop", "n_lambdas", "progress"))
 def _cv_jit(problem, train_w, test_w, grid, ratio, tol, max_iter, *, intercept, stop, n_lambdas,
             progress=False):
     """vmap over folds of the scanned path; returns per-fold lambdas and metrics.
@@ -202,7 +202,7 @@ def _cv_jit(problem, train_w, test_w, grid, ratio, tol, max_iter, *, intercept, 
     return jax.vmap(one_fold)(train_w, test_w)
 
 
-@jit(static_argnames=("intercept", "n_lambdas"))
+@partial(jax.jit, static_argnames=("intercept", "n_lambdas"))
 def _fold_grids(problem, train_w, ratio, *, intercept, n_lambdas):
     """(n_folds, n_lambdas) each fold's log grid, and (n_folds,) each fold's lambda_max and null loss."""
     def one(w):
@@ -213,7 +213,7 @@ def _fold_grids(problem, train_w, ratio, *, intercept, n_lambdas):
     return jax.vmap(one)(train_w)
 
 
-@jit
+@jax.jit
 def _fold_test_metrics(problem, test_w, z):
     """Each fold's held-out metrics from its solution's predictors z (K, n_tasks, n_max)."""
     return jax.vmap(predictor_metrics, in_axes=(None, 0, 0))(problem, test_w, z)

@@ -7,12 +7,12 @@ its step size too.
 from __future__ import annotations
 
 import dataclasses
+from functools import partial
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .compiling import jit
 from . import losses
 from .data import MultiTaskData
 from .penalties import row_norms
@@ -155,13 +155,13 @@ def scan_path(problem: Problem, lambdas, W0, b0, tol, max_iter, *, intercept, st
     return stacked
 
 
-@jit(static_argnames=("intercept", "stop", "progress"))
+@partial(jax.jit, static_argnames=("intercept", "stop", "progress"))
 def _path_jit(problem, lambdas, W0, b0, tol, max_iter, *, intercept, stop, progress=False):
     return scan_path(problem, lambdas, W0, b0, tol, max_iter, intercept=intercept, stop=stop,
                      progress=progress)
 
 
-@jit(static_argnames=("intercept", "n_lambdas"))
+@partial(jax.jit, static_argnames=("intercept", "n_lambdas"))
 def _grid_jit(problem, ratio, *, intercept, n_lambdas):
     return log_grid(lambda_max_problem(problem, intercept), n_lambdas, ratio)
 
@@ -233,7 +233,7 @@ def use_working_sets(screening, stop, n_features, dtype):
     return bool(screening)
 
 
-@jit(static_argnames=("intercept",))
+@partial(jax.jit, static_argnames=("intercept",))
 def _screened_start(problem, W0, b0, *, intercept):
     """The screened path's batch of one, in one program (as eager operations, each would be
     a compiled program of its own): weights (1, T, n_max), lam (1,), W0 (1, p, T), b0 (1, T),

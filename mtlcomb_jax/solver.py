@@ -50,7 +50,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .compiling import jit
 from . import losses
 from .data import MultiTaskData
 from .penalties import l21_norm, prox_l21, quadratic_penalty, quadratic_penalty_grad, row_norms
@@ -535,7 +534,7 @@ def solve_problem(problem: Problem, W0, b0, tol, max_iter, gamma0=1.0, *, interc
     return result, state.gamma
 
 
-@jit(static_argnames=("intercept", "stop"))
+@partial(jax.jit, static_argnames=("intercept", "stop"))
 def _solve_jit(problem, W0, b0, tol, max_iter, *, intercept, stop):
     # Reverse-mode derivatives by implicit differentiation (implicit.py imports this
     # module, so the import waits until the first trace).

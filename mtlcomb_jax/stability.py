@@ -12,12 +12,12 @@ probability reaches ``threshold``.
 from __future__ import annotations
 
 import dataclasses
+from functools import partial
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .compiling import jit
 from .data import MultiTaskData
 from .path import check_grid_args, check_lambdas, lambda_grid, scan_path
 from .progress import progress_bar
@@ -84,7 +84,7 @@ def subsample_weights(data: MultiTaskData, n_subsamples, fraction=0.5, *, strati
     return jnp.asarray(weights / weights.sum(axis=2, keepdims=True), data.X.dtype)
 
 
-@jit(static_argnames=("intercept", "stop", "progress"))
+@partial(jax.jit, static_argnames=("intercept", "stop", "progress"))
 def _subsample_paths(problem, weights, lambdas, tol, max_iter, *, intercept, stop, progress=False):
     """vmap over subsamples of the scanned path; returns (B, L, p) selection masks and convergence."""
     def one_subsample(w):

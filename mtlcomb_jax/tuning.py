@@ -17,12 +17,12 @@ takes the steps, and each fold's solve is warm-started from its previous one.
 from __future__ import annotations
 
 import dataclasses
+from functools import partial
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .compiling import jit
 from . import losses
 from .cv import _check_folds_usable, fold_weights, folds_from_user, make_folds
 from .data import MultiTaskData
@@ -56,7 +56,7 @@ def validation_loss(problem, test_w, W, b):
     return losses.data_loss(z, problem.y, test_w, problem.is_classification, problem.scales)
 
 
-@jit(static_argnames=("tuned", "intercept", "stop"))
+@partial(jax.jit, static_argnames=("tuned", "intercept", "stop"))
 def _folds_value_and_grad(log_params, fixed, problem, train_w, test_w, W0, b0, tol, max_iter, *, tuned,
                           intercept, stop):
     """Mean validation loss over folds, its gradient in the tuned log-parameters, and the new warm starts."""

@@ -52,7 +52,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .compiling import jit
+from .compiling import compact_jit
 from . import losses
 from .penalties import row_norms
 from .batched import BatchResult, solve_batch
@@ -109,19 +109,19 @@ def gather_columns(X, W, columns, valid, *, shared):
     return _gather_design(X, columns, valid, shared=shared), _gather_start(W, columns, valid)
 
 
-@jit(static_argnames=("shared",))
+@compact_jit(static_argnames=("shared",))
 def _gather_design(X, columns, valid, *, shared):
     if shared:
         return jnp.take(X, columns[0], axis=-1) * valid[0].astype(X.dtype)
     return jax.vmap(lambda cols, ok: jnp.take(X, cols, axis=-1) * ok.astype(X.dtype))(columns, valid)
 
 
-@jit
+@compact_jit
 def _gather_start(W, columns, valid):
     return jnp.take_along_axis(W, columns[:, :, None], axis=1) * valid[:, :, None].astype(W.dtype)
 
 
-@jit(static_argnames=("n_features",))
+@compact_jit(static_argnames=("n_features",))
 def scatter_columns(W_S, columns, valid, *, n_features):
     """(K, p, T) coefficients from W_S (K, m, T) on columns (K, m); zero elsewhere."""
     K, _, T = W_S.shape
@@ -174,16 +174,16 @@ def _check_one(problem: Problem, W, b, z, in_set, loop: DualPoint, previous: Dua
     return norms, objective_value(problem, W, b, z), dual, kkt_residual(problem, W, grad_W, grad_b), point
 
 
-_max_column_norms = jit(max_column_norms, static_argnames=("n_tasks",))
+_max_column_norms = compact_jit(max_column_norms, static_argnames=("n_tasks",))
 
 
-@jit
+@compact_jit
 def predictors(problem: Problem, W, b):
     """(K, T, n_max) linear predictors of K points W (K, p, T), b (K, T) on all features."""
     return jax.vmap(losses.predictor, in_axes=(None, 0, 0))(problem.X, W, b)
 
 
-@jit(static_argnames=("intercept",))
+@compact_jit(static_argnames=("intercept",))
 def full_check(problem: Problem, W, b, z, in_set, loop: DualPoint, previous: DualPoint, column_norms=None, *,
                intercept):
     """Full-problem certificates of K solutions W (K, p, T), b (K, T) with predictors z (K, T, n_max).
@@ -206,7 +206,7 @@ def full_check(problem: Problem, W, b, z, in_set, loop: DualPoint, previous: Dua
         problem, W, b, z, in_set, loop, previous, column_norms)
 
 
-@jit(static_argnames=("intercept", "stop", "shared"))
+@compact_jit(static_argnames=("intercept", "stop", "shared"))
 def solve_on_columns(problem: Problem, W0, b0, z0, gamma0, tol, max_iter, next_lam, work_ahead, *, intercept,
                      stop, shared) -> BatchResult:
     """K restricted solves from W0 (K, m, T), b0 (K, T) with predictors z0 (K, T, n_max) and
@@ -368,13 +368,13 @@ def _solve_at_lambda(problem, lam, next_lam, work_ahead, sets, start, tol, max_i
                            ahead_iter=np.asarray(fit.ahead_iter))
 
 
-@jit
+@compact_jit
 def _active_rows(W, W_start):
     """(K, p) bool: features nonzero in W or in the warm start W_start, both (K, p, T)."""
     return jnp.any((W != 0) | (W_start != 0), axis=2)
 
 
-@jit(static_argnames=("n_lambdas", "squeeze"))
+@compact_jit(static_argnames=("n_lambdas", "squeeze"))
 def _empty_stack(output, *, n_lambdas, squeeze):
     """Zeros to stack ``n_lambdas`` outputs like ``output`` in (leading axis; without the
     problems' axis under ``squeeze``), one program for all leaves."""
@@ -382,7 +382,7 @@ def _empty_stack(output, *, n_lambdas, squeeze):
         lambda leaf: jnp.zeros((n_lambdas,) + (leaf.shape[1:] if squeeze else leaf.shape), leaf.dtype), output)
 
 
-@jit(donate_argnums=(0,), static_argnames=("squeeze",))
+@compact_jit(donate_argnums=(0,), static_argnames=("squeeze",))
 def _store(stacked, index, output, *, squeeze):
     """Write one lambda's outputs into the stacked arrays in place (the stack is donated):
     stacking a list at the end would hold two copies of a path's W. With ``squeeze`` the

@@ -1,11 +1,11 @@
-"""The package's jit: compiler options at top level, plain jit inside a caller's jit."""
+"""compact_jit: compiler options at top level, plain jit inside a caller's jit."""
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
 from mtlcomb_jax import compiling
-from mtlcomb_jax.compiling import jit
+from mtlcomb_jax.compiling import compact_jit as jit
 
 
 @jit(static_argnames=("power",))
