@@ -60,11 +60,11 @@ def peak_rss_bytes():
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
-def where_the_memory_is(base, x_bytes, jax):
+def where_the_memory_is(base, x_bytes, jax, base_file=None):
     """What the RSS grown since ``base`` holds once fitting is over: live JAX arrays, the
     allocator's free blocks (what glibc's ``malloc_trim`` gives back) and the compiled
     programs (what ``jax.clear_caches`` gives back; they would be compiled again, so call
-    this last)."""
+    this last). ``base_file``: the RssFile (bytes) at ``base``, if known."""
     def grown():
         gc.collect()
         return current_rss_bytes() - base
@@ -81,9 +81,12 @@ def where_the_memory_is(base, x_bytes, jax):
     no_programs = grown()
     def share(nbytes):
         return f"{nbytes / 2**20:.0f} MiB ({nbytes / x_bytes:.2f} x X)"
+    file_backed = (_status_kib("RssFile") * 1024 - base_file) if base_file is not None else None
+    other = (f"other {share(no_programs - live)}" if file_backed is None else
+             f"other {share(no_programs - live)}, of which pages of loaded libraries (RssFile, shared "
+             f"and reclaimable) {share(file_backed)}")
     return (f"RSS grown after fitting: {share(now)}: allocator's free blocks {share(now - trimmed)}, "
-            f"compiled programs {share(trimmed - no_programs)}, live arrays besides X {share(live)}, "
-            f"other {share(no_programs - live)}")
+            f"compiled programs {share(trimmed - no_programs)}, live arrays besides X {share(live)}, {other}")
 
 
 def timed_once(fn):
@@ -121,6 +124,10 @@ def main():
     gc.collect()
     time.sleep(1.0)
     base = current_rss_bytes()
+    try:
+        base_file = _status_kib("RssFile") * 1024
+    except (OSError, KeyError):
+        base_file = None
     if not reset_peak_rss():
         print("# cannot reset the peak RSS here: growth is measured from the peak of building the data")
         base = peak_rss_bytes()
@@ -152,7 +159,7 @@ def main():
         _, warm_path = timed_once(run_path)
         _, warm_cv = timed_once(run_cv)
         print(f"second run (compiled): path {warm_path:.1f} s + CV {warm_cv:.1f} s = {warm_path + warm_cv:.1f} s")
-    print(where_the_memory_is(base, x_bytes, jax))
+    print(where_the_memory_is(base, x_bytes, jax, base_file))
     print(f"X: {x_bytes / 2**20:.0f} MiB; peak RSS {peak / 2**20:.0f} MiB (RSS before fitting {base / 2**20:.0f} MiB); "
           f"peak / X = {peak / x_bytes:.2f}, growth while fitting / X = {(peak - base) / x_bytes:.2f} "
           f"(after the path: {(peak_path - base) / x_bytes:.2f}; the path's W alone is "
