@@ -1,4 +1,6 @@
 """Strong-rule working sets give the full-problem solutions, certified on the full problem."""
+import logging
+
 import numpy as np
 import pytest
 
@@ -8,6 +10,7 @@ import mtlcomb_jax as mc
 from mtlcomb_jax import working_set
 from conftest import simulate
 from mtlcomb_jax.path import use_working_sets
+from mtlcomb_jax.simulate import simulate_mixed_tasks
 from mtlcomb_jax.working_set import FINE_BUCKETS_FROM, MIN_BUCKET, _padded_columns, bucket_size, grown_sets, initial_sets
 
 
@@ -180,3 +183,38 @@ def test_squeeze_needs_exactly_one_problem(wide):
         working_set.working_set_path(batch, np.ones((K, 3)), jnp.zeros((K, p, T)), jnp.zeros((K, T)), 1e-6, 10,
                                      intercept=True, stop="gap", lambda_start=np.ones(K), scale=np.ones(K),
                                      squeeze=True)
+
+
+_WORKING_SET_PROGRAMS = {"jit(_gather_design)", "jit(_gather_start)", "jit(solve_on_columns)", "jit(scatter_columns)"}
+
+
+def _compiled_program_names(caplog, run):
+    """Names of the programs compiled while ``run()`` runs (JAX logs each compile)."""
+    import jax
+    caplog.clear()
+    with caplog.at_level(logging.DEBUG), jax.log_compiles():
+        run()
+    return [record.getMessage().split()[1] for record in caplog.records
+            if record.getMessage().startswith("Compiling")]
+
+
+def test_screened_path_compiles_per_set_size_only_the_working_set_programs(caplog):
+    # Every compiled program stays resident (about 1.5 MiB even for one eager operation,
+    # bench/bench_programs.py): the steps between programs must not compile per lambda
+    # or per working-set size. Fresh shapes for each run (the solver's depend on n, not p),
+    # so that everything compiles.
+    def screened(n_features, n_samples, n_lambdas):
+        Xs, ys, types, _ = simulate_mixed_tasks(2, 2, n_features, 10, n_samples, seed=1)
+        data = mc.MultiTaskData.from_tasks(Xs, ys, types)
+        return _compiled_program_names(caplog, lambda: mc.fit_path(data, n_lambdas=n_lambdas, screening=True))
+
+    screened(1011, 37, 4)       # first use in this process (compact_jit probes XLA once)
+    short, long = screened(1013, 41, 4), screened(1019, 43, 24)
+    rest_short = sorted(n for n in short if n not in _WORKING_SET_PROGRAMS)
+    rest_long = sorted(n for n in long if n not in _WORKING_SET_PROGRAMS)
+    assert rest_long == rest_short, (rest_short, rest_long)
+    assert len(rest_long) <= 20, rest_long     # 17 in session 8; 40 before (the eager steps)
+    sizes = long.count("jit(solve_on_columns)")
+    assert sizes >= 2       # the long path grows its working set
+    for name in _WORKING_SET_PROGRAMS:
+        assert long.count(name) == sizes, long
