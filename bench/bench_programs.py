@@ -115,13 +115,14 @@ def main():
     data = mc.MultiTaskData.from_tasks([X.astype(np.float32) for X in Xs], [y.astype(np.float32) for y in ys],
                                        types)
     call_args, call_kwargs = captured_solver_call(mc, ws, data)
-    # a fixed-length run: tolerance 0, 200 iterations, no working ahead
+    # a fixed-length run: tolerance 0, 200 iterations, no working ahead (arguments:
+    # problem, W, columns, valid, b0, z0, gamma0, tol, max_iter, next_lam, work_ahead)
     call_args = list(call_args)
-    call_args[5], call_args[6] = jnp.zeros_like(call_args[5]), 200
-    call_args[8] = jnp.zeros_like(call_args[8])
+    call_args[7], call_args[8] = jnp.zeros_like(call_args[7]), 200
+    call_args[10] = jnp.zeros_like(call_args[10])
     jax.clear_caches()
     print(f"# {jax.__version__=}, {2 * n_each} tasks, n={n}, p={p}, float32; solver program: "
-          f"{call_args[1].shape[1]} columns, 200 iterations; median of {args.repeats}")
+          f"{call_args[2].shape[1]} columns, 200 iterations; median of {args.repeats}")
     print(f"{'program':<28} {'options':<36} {'MiB':>6} {'compile s':>10} {'run ms':>8}")
     accepted = compiling.program_options()
     results = {"XLA defaults": [], "PROGRAM_OPTIONS": []}

@@ -28,8 +28,9 @@ copies of X are small); with padded per-task X (T, n, p) the K problems share on
 set, the union of theirs, so that X is gathered once.
 
 One round at a lambda is three compiled programs: :func:`gather_columns` (the
-restricted X and warm start), :func:`solve_on_columns` (FISTA on them, returning the
-predictors and the best dual point it met) and :func:`full_check` (one backward
+restricted X), :func:`solve_on_columns` (the warm start's columns, FISTA on them,
+the solution and the work-ahead point scattered back to all features, the predictors
+and the best dual point it met) and :func:`full_check` (one backward
 pass over all of X: violations, objective, and the best of three dual points, the
 solution's, the solve's best and the previous lambda's, each made feasible for the
 full problem).
@@ -91,22 +92,22 @@ def bucket_size(count, n_features):
     return min(size, n_features)
 
 
-def gather_columns(X, W, columns, valid, *, shared):
-    """The restricted design and warm start of K problems on columns (K, m).
+def gather_columns(X, columns, valid, *, shared):
+    """The restricted design of K problems on columns (K, m).
 
-    X : (n, p) shared or (T, n_max, p) padded;  W : (K, p, T);  valid : (K, m) bool,
-    False on padding columns, which are zeroed (so their coefficients stay zero).
-    Returns X_S, (n, m) or (T, n_max, m) with ``shared`` (every problem uses
-    ``columns[0]``), else one copy per problem with a leading K axis, and W_S (K, m, T).
+    X : (n, p) shared or (T, n_max, p) padded;  valid : (K, m) bool, False on padding
+    columns, which are zeroed (so their coefficients stay zero). Returns X_S, (n, m) or
+    (T, n_max, m) with ``shared`` (every problem uses ``columns[0]``), else one copy per
+    problem with a leading K axis.
 
-    Each is a program of its own. Gathered inside the solver's program, the columns
-    came out in the gather's layout (the gathered axis first) and were transposed and
-    copied for the loop: at T=20, n=200, m=8,192, 379 ms and 395 MB of temporaries
-    before the first iteration. Gathered together with W_S in one program, they still
-    took 227 ms and a 0.41 x X temporary; alone, 57 ms and none (XLA's
-    ``memory_analysis()``).
+    A program of its own. Gathered inside the solver's program, the columns came out in
+    the gather's layout (the gathered axis first) and were transposed and copied for the
+    loop: at T=20, n=200, m=8,192, 379 ms and 395 MB of temporaries before the first
+    iteration. Gathered together with the warm start W_S in one program, they still took
+    227 ms and a 0.41 x X temporary; alone, 57 ms and none (XLA's ``memory_analysis()``).
+    The warm start's columns, small, are gathered in the solver's program.
     """
-    return _gather_design(X, columns, valid, shared=shared), _gather_start(W, columns, valid)
+    return _gather_design(X, columns, valid, shared=shared)
 
 
 @compact_jit(static_argnames=("shared",))
@@ -116,12 +117,11 @@ def _gather_design(X, columns, valid, *, shared):
     return jax.vmap(lambda cols, ok: jnp.take(X, cols, axis=-1) * ok.astype(X.dtype))(columns, valid)
 
 
-@compact_jit
-def _gather_start(W, columns, valid):
+def gather_start(W, columns, valid):
+    """W_S (K, m, T): the columns (K, m) of W (K, p, T), zero on padding columns."""
     return jnp.take_along_axis(W, columns[:, :, None], axis=1) * valid[:, :, None].astype(W.dtype)
 
 
-@compact_jit(static_argnames=("n_features",))
 def scatter_columns(W_S, columns, valid, *, n_features):
     """(K, p, T) coefficients from W_S (K, m, T) on columns (K, m); zero elsewhere."""
     K, _, T = W_S.shape
@@ -207,11 +207,17 @@ def full_check(problem: Problem, W, b, z, in_set, loop: DualPoint, previous: Dua
 
 
 @compact_jit(static_argnames=("intercept", "stop", "shared"))
-def solve_on_columns(problem: Problem, W0, b0, z0, gamma0, tol, max_iter, next_lam, work_ahead, *, intercept,
-                     stop, shared) -> BatchResult:
-    """K restricted solves from W0 (K, m, T), b0 (K, T) with predictors z0 (K, T, n_max) and
-    inverse steps gamma0 (K,); problems done early work ahead at next_lam (K,) where
-    ``work_ahead`` (K,) (see :mod:`.batched`).
+def solve_on_columns(problem: Problem, W, columns, valid, b0, z0, gamma0, tol, max_iter, next_lam, work_ahead, *,
+                     intercept, stop, shared):
+    """K restricted solves on columns (K, m) (``valid`` (K, m) False on padding), from the
+    columns of W (K, p, T), b0 (K, T) with predictors z0 (K, T, n_max) and inverse steps
+    gamma0 (K,); problems done early work ahead at next_lam (K,) where ``work_ahead`` (K,)
+    (see :mod:`.batched`).
+
+    Returns the :class:`~.batched.BatchResult` on the columns, and its solutions and
+    work-ahead points scattered back to all features, each (K, p, T). Gathering and
+    scattering here, not in programs of their own, saves two programs per working-set
+    size (each resident program costs at least about 1.5 MiB, :mod:`.compiling`).
 
     ``problem.X`` is the restricted design from :func:`gather_columns`: one for all K
     problems when ``shared``, else one per problem (leading K axis). It is used by the
@@ -219,8 +225,12 @@ def solve_on_columns(problem: Problem, W0, b0, z0, gamma0, tol, max_iter, next_l
     :func:`full_check`.
     """
     axes = _BATCH_AXES if shared else _BATCH_AXES._replace(X=0)
-    return solve_batch(problem, axes, W0, b0, z0, gamma0, tol, max_iter, next_lam, work_ahead,
-                       intercept=intercept, stop=stop)
+    W0 = gather_start(W, columns, valid)
+    fit = solve_batch(problem, axes, W0, b0, z0, gamma0, tol, max_iter, next_lam, work_ahead,
+                      intercept=intercept, stop=stop)
+    n_features = W.shape[1]
+    return (fit, scatter_columns(fit.W, columns, valid, n_features=n_features),
+            scatter_columns(fit.ahead.W, columns, valid, n_features=n_features))
 
 
 def _take_best(chosen, candidates, priority, limit):
@@ -335,16 +345,15 @@ def _solve_at_lambda(problem, lam, next_lam, work_ahead, sets, start, tol, max_i
     sub_tol, retried = tol, False
     for _ in range(max_rounds):
         columns, valid = _padded_columns(sets, n_features)
-        X_S, W_start = gather_columns(problem.X, W, columns, valid, shared=shared)
+        X_S = gather_columns(problem.X, columns, valid, shared=shared)
         start_gamma = gamma if stop != "relative" else jnp.ones_like(gamma)
-        fit = solve_on_columns(lam_problem._replace(X=X_S), W_start, b, z, start_gamma, sub_tol, max_iter,
-                               jnp.asarray(next_lam, dtype), work_ahead, intercept=intercept, stop=stop,
-                               shared=shared)
+        fit, W, W_ahead = solve_on_columns(lam_problem._replace(X=X_S), W, columns, valid, b, z, start_gamma,
+                                           sub_tol, max_iter, jnp.asarray(next_lam, dtype), work_ahead,
+                                           intercept=intercept, stop=stop, shared=shared)
         del X_S     # free the restricted copy before the check's pass over X
         if stop != "relative":
             gamma = fit.ahead.gamma
         iterations += np.asarray(fit.n_iter)
-        W = scatter_columns(fit.W, columns, valid, n_features=n_features)
         b, z = fit.b, fit.z
         loop_point = DualPoint(V=fit.best_V, quad=fit.best_quad, max_row=fit.best_max_row)
         norms, F, dual, kkt, point = full_check(lam_problem, W, b, z, sets, loop_point, previous, column_norms,
@@ -361,7 +370,7 @@ def _solve_at_lambda(problem, lam, next_lam, work_ahead, sets, start, tol, max_i
             retried, sub_tol = True, tol / 3.0
         else:
             break
-    next_start = _Start(W=scatter_columns(fit.ahead.W, columns, valid, n_features=n_features), b=fit.ahead.b,
+    next_start = _Start(W=W_ahead, b=fit.ahead.b,
                         z=fit.ahead.z, gamma=gamma)
     return _LambdaSolution(W=W, b=b, grad_norms=grad_norms, fit=fit, objective=F, gap=gap, kkt=kkt,
                            n_iter=iterations, complete=not violators.any(), point=point, next_start=next_start,

@@ -83,9 +83,9 @@ def test_per_fold_working_sets_on_a_shared_X_equal_the_vmapped_scan(shared_wide,
     modes = []
     gather = working_set.gather_columns
 
-    def recording(X, W, columns, valid, **kwargs):
+    def recording(X, columns, valid, **kwargs):
         modes.append((kwargs["shared"], columns.shape[0]))
-        return gather(X, W, columns, valid, **kwargs)
+        return gather(X, columns, valid, **kwargs)
 
     monkeypatch.setattr(working_set, "gather_columns", recording)
     common = dict(n_folds=4, n_lambdas=10, lambda_min_ratio=0.02, tol=1e-8, seed=0, intercept=False)
@@ -185,7 +185,7 @@ def test_squeeze_needs_exactly_one_problem(wide):
                                      squeeze=True)
 
 
-_WORKING_SET_PROGRAMS = {"jit(_gather_design)", "jit(_gather_start)", "jit(solve_on_columns)", "jit(scatter_columns)"}
+_WORKING_SET_PROGRAMS = {"jit(_gather_design)", "jit(solve_on_columns)"}
 
 
 def _compiled_program_names(caplog, run):
@@ -198,7 +198,7 @@ def _compiled_program_names(caplog, run):
             if record.getMessage().startswith("Compiling")]
 
 
-def test_screened_path_compiles_per_set_size_only_the_working_set_programs(caplog):
+def test_screened_path_compiles_per_set_size_only_its_two_working_set_programs(caplog):
     # Every compiled program stays resident (about 1.5 MiB even for one eager operation,
     # bench/bench_programs.py): the steps between programs must not compile per lambda
     # or per working-set size. Fresh shapes for each run (the solver's depend on n, not p),
