@@ -27,10 +27,10 @@ With one shared X (n, p) each problem has its own working set (the K restricted
 copies of X are small); with padded per-task X (T, n, p) the K problems share one
 set, the union of theirs, so that X is gathered once.
 
-One round at a lambda is three compiled programs: :func:`gather_columns` (the
-restricted X), :func:`solve_on_columns` (the warm start's columns, FISTA on them,
-the solution and the work-ahead point scattered back to all features, the predictors
-and the best dual point it met) and :func:`full_check` (one backward
+One round at a lambda is four compiled programs: :func:`gather_columns` (the
+restricted X), :func:`solve_on_columns` (the warm start's columns and FISTA on them,
+returning the predictors and the best dual point it met), :func:`scatter_columns`
+(the solution back on all features) and :func:`full_check` (one backward
 pass over all of X: violations, objective, and the best of three dual points, the
 solution's, the solve's best and the previous lambda's, each made feasible for the
 full problem).
@@ -122,6 +122,7 @@ def gather_start(W, columns, valid):
     return jnp.take_along_axis(W, columns[:, :, None], axis=1) * valid[:, :, None].astype(W.dtype)
 
 
+@compact_jit(static_argnames=("n_features",))
 def scatter_columns(W_S, columns, valid, *, n_features):
     """(K, p, T) coefficients from W_S (K, m, T) on columns (K, m); zero elsewhere."""
     K, _, T = W_S.shape
@@ -214,10 +215,13 @@ def solve_on_columns(problem: Problem, W, columns, valid, b0, z0, gamma0, tol, m
     gamma0 (K,); problems done early work ahead at next_lam (K,) where ``work_ahead`` (K,)
     (see :mod:`.batched`).
 
-    Returns the :class:`~.batched.BatchResult` on the columns, and its solutions and
-    work-ahead points scattered back to all features, each (K, p, T). Gathering and
-    scattering here, not in programs of their own, saves two programs per working-set
-    size (each resident program costs at least about 1.5 MiB, :mod:`.compiling`).
+    Returns the :class:`~.batched.BatchResult` on the columns. Gathering the warm start
+    here, not in a program of its own, saves a program per working-set size (each
+    resident program costs at least about 1.5 MiB, :mod:`.compiling`). Scattering the
+    results back here saved one more, but the allocator then kept about 100 MiB more
+    free blocks at the gene-expression benchmark's size (the (K, p, T) outputs are
+    allocated while the loop's temporaries are alive), so :func:`scatter_columns` is a
+    program of its own.
 
     ``problem.X`` is the restricted design from :func:`gather_columns`: one for all K
     problems when ``shared``, else one per problem (leading K axis). It is used by the
@@ -226,11 +230,8 @@ def solve_on_columns(problem: Problem, W, columns, valid, b0, z0, gamma0, tol, m
     """
     axes = _BATCH_AXES if shared else _BATCH_AXES._replace(X=0)
     W0 = gather_start(W, columns, valid)
-    fit = solve_batch(problem, axes, W0, b0, z0, gamma0, tol, max_iter, next_lam, work_ahead,
-                      intercept=intercept, stop=stop)
-    n_features = W.shape[1]
-    return (fit, scatter_columns(fit.W, columns, valid, n_features=n_features),
-            scatter_columns(fit.ahead.W, columns, valid, n_features=n_features))
+    return solve_batch(problem, axes, W0, b0, z0, gamma0, tol, max_iter, next_lam, work_ahead,
+                       intercept=intercept, stop=stop)
 
 
 def _take_best(chosen, candidates, priority, limit):
@@ -347,13 +348,14 @@ def _solve_at_lambda(problem, lam, next_lam, work_ahead, sets, start, tol, max_i
         columns, valid = _padded_columns(sets, n_features)
         X_S = gather_columns(problem.X, columns, valid, shared=shared)
         start_gamma = gamma if stop != "relative" else jnp.ones_like(gamma)
-        fit, W, W_ahead = solve_on_columns(lam_problem._replace(X=X_S), W, columns, valid, b, z, start_gamma,
-                                           sub_tol, max_iter, jnp.asarray(next_lam, dtype), work_ahead,
-                                           intercept=intercept, stop=stop, shared=shared)
+        fit = solve_on_columns(lam_problem._replace(X=X_S), W, columns, valid, b, z, start_gamma, sub_tol,
+                               max_iter, jnp.asarray(next_lam, dtype), work_ahead, intercept=intercept, stop=stop,
+                               shared=shared)
         del X_S     # free the restricted copy before the check's pass over X
         if stop != "relative":
             gamma = fit.ahead.gamma
         iterations += np.asarray(fit.n_iter)
+        W = scatter_columns(fit.W, columns, valid, n_features=n_features)
         b, z = fit.b, fit.z
         loop_point = DualPoint(V=fit.best_V, quad=fit.best_quad, max_row=fit.best_max_row)
         norms, F, dual, kkt, point = full_check(lam_problem, W, b, z, sets, loop_point, previous, column_norms,
@@ -370,7 +372,7 @@ def _solve_at_lambda(problem, lam, next_lam, work_ahead, sets, start, tol, max_i
             retried, sub_tol = True, tol / 3.0
         else:
             break
-    next_start = _Start(W=W_ahead, b=fit.ahead.b,
+    next_start = _Start(W=scatter_columns(fit.ahead.W, columns, valid, n_features=n_features), b=fit.ahead.b,
                         z=fit.ahead.z, gamma=gamma)
     return _LambdaSolution(W=W, b=b, grad_norms=grad_norms, fit=fit, objective=F, gap=gap, kkt=kkt,
                            n_iter=iterations, complete=not violators.any(), point=point, next_start=next_start,

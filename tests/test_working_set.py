@@ -185,7 +185,7 @@ def test_squeeze_needs_exactly_one_problem(wide):
                                      squeeze=True)
 
 
-_WORKING_SET_PROGRAMS = {"jit(_gather_design)", "jit(solve_on_columns)"}
+_WORKING_SET_PROGRAMS = {"jit(_gather_design)", "jit(solve_on_columns)", "jit(scatter_columns)"}
 
 
 def _compiled_program_names(caplog, run):
@@ -198,7 +198,7 @@ def _compiled_program_names(caplog, run):
             if record.getMessage().startswith("Compiling")]
 
 
-def test_screened_path_compiles_per_set_size_only_its_two_working_set_programs(caplog):
+def test_screened_path_compiles_per_set_size_only_its_three_working_set_programs(caplog):
     # Every compiled program stays resident (about 1.5 MiB even for one eager operation,
     # bench/bench_programs.py): the steps between programs must not compile per lambda
     # or per working-set size. Fresh shapes for each run (the solver's depend on n, not p),
