@@ -5,12 +5,13 @@ sets compiles a solver per working-set size (and per batch of folds), about 15 a
 gene-expression benchmark's size. Measured on this project's machine (jax 0.10.2,
 ``bench/bench_programs.py``):
 
-- a working-set solver program holds about 23 to 35 MiB with XLA:CPU's default fusion
-  emitters (every fused kernel becomes a module of its own) and about 3 to 12 MiB with
-  the older emitters (``xla_cpu_use_fusion_emitters=False``). At the benchmark's size
-  (2,048 columns, 20 tasks, n = 200) an iteration takes the same time both ways (2.24
-  against 2.28 ms); on a tiny problem (512 columns, 6 tasks, n = 60) the older
-  emitters were 9 % slower (0.059 against 0.054 ms);
+- a working-set solver program holds about 21 to 37 MiB with XLA:CPU's default fusion
+  emitters (every fused kernel becomes a module of its own) and about 2 to 12 MiB with
+  the older emitters (``xla_cpu_use_fusion_emitters=False``). At the gene-expression
+  benchmark's size (2,048 columns, 20 tasks, n = 200) an iteration takes the same time
+  both ways (2.24 against 2.28 ms); on a tiny problem (512 columns, 6 tasks, n = 60)
+  the older emitters were 9 to 33 % slower (0.059 against 0.054 ms per iteration in
+  one A/B, 1.29 to 1.33 x in ``bench_programs.py``);
 - any program, even one eager ``jnp`` operation on a new shape, holds about 1.2 to
   1.5 MiB more.
 

@@ -218,10 +218,11 @@ def solve_on_columns(problem: Problem, W, columns, valid, b0, z0, gamma0, tol, m
     Returns the :class:`~.batched.BatchResult` on the columns. Gathering the warm start
     here, not in a program of its own, saves a program per working-set size (each
     resident program costs at least about 1.5 MiB, :mod:`.compiling`). Scattering the
-    results back here saved one more, but the allocator then kept about 100 MiB more
-    free blocks at the gene-expression benchmark's size (the (K, p, T) outputs are
-    allocated while the loop's temporaries are alive), so :func:`scatter_columns` is a
-    program of its own.
+    results back here saved one more, but in the runs measured at the gene-expression
+    benchmark's size the allocator kept about 100 MiB more free blocks (memory growth
+    3.23 and 3.37 against 3.08 x X, within the spread between runs; the (K, p, T)
+    outputs were allocated while the loop's temporaries were alive), so
+    :func:`scatter_columns` stays a program of its own.
 
     ``problem.X`` is the restricted design from :func:`gather_columns`: one for all K
     problems when ``shared``, else one per problem (leading K axis). It is used by the
