@@ -60,6 +60,17 @@ def peak_rss_bytes():
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
+def release_free_blocks():
+    """Make glibc return its free blocks to the system (``malloc_trim``). False where
+    that is not possible (not glibc)."""
+    try:
+        malloc_trim = ctypes.CDLL(ctypes.util.find_library("c")).malloc_trim
+    except (OSError, AttributeError, TypeError):
+        return False
+    malloc_trim(0)
+    return True
+
+
 def where_the_memory_is(base, x_bytes, jax, base_file=None):
     """What the RSS grown since ``base`` holds once fitting is over: live JAX arrays, the
     allocator's free blocks (what glibc's ``malloc_trim`` gives back) and the compiled
@@ -70,14 +81,11 @@ def where_the_memory_is(base, x_bytes, jax, base_file=None):
         return current_rss_bytes() - base
     now = grown()
     live = sum(array.nbytes for array in jax.live_arrays()) - x_bytes
-    try:
-        malloc_trim = ctypes.CDLL(ctypes.util.find_library("c")).malloc_trim
-    except (OSError, AttributeError, TypeError):                                # not glibc
+    if not release_free_blocks():
         return f"RSS grown by {now / x_bytes:.2f} x X after fitting (not broken down: no glibc malloc_trim)"
-    malloc_trim(0)
     trimmed = grown()
     jax.clear_caches()
-    malloc_trim(0)
+    release_free_blocks()
     no_programs = grown()
     def share(nbytes):
         return f"{nbytes / 2**20:.0f} MiB ({nbytes / x_bytes:.2f} x X)"

@@ -12,8 +12,6 @@ same for a one-operation program, and the number of programs a path plus CV comp
 from __future__ import annotations
 
 import argparse
-import ctypes
-import ctypes.util
 import gc
 import logging
 import sys
@@ -21,16 +19,14 @@ import time
 
 import numpy as np
 
+from bench_genomics import current_rss_bytes, release_free_blocks
+
 
 def resident_mib():
     """Resident memory in MiB after a garbage collection and (glibc) returning free blocks."""
     gc.collect()
-    try:
-        ctypes.CDLL(ctypes.util.find_library("c")).malloc_trim(0)
-    except (OSError, AttributeError, TypeError):
-        pass
-    with open("/proc/self/statm") as statm:
-        return int(statm.read().split()[1]) * 4096 / 2**20
+    release_free_blocks()
+    return current_rss_bytes() / 2**20
 
 
 def captured_solver_call(mc, ws, data):

@@ -77,12 +77,9 @@ class _Program:
     def __call__(self, *args, **kwargs):
         if any(isinstance(leaf, jax.core.Tracer) for leaf in jax.tree.leaves((args, kwargs))):
             return self._plain(*args, **kwargs)
-        jitted = self._compiled_function()
-        if jitted is self._plain:
-            return jitted(*args, **kwargs)
         try:
-            return jitted(*args, **kwargs)
-        except ValueError as error:     # inside a jit, with concrete arguments only
+            return self._compiled_function()(*args, **kwargs)
+        except ValueError as error:     # options refused: inside a jit, with concrete arguments only
             if "compiler_options" not in str(error):
                 raise
             return self._plain(*args, **kwargs)

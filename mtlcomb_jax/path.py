@@ -233,21 +233,22 @@ def use_working_sets(screening, stop, n_features, dtype):
     return bool(screening)
 
 
-@partial(jax.jit, static_argnames=("intercept",))
-def _screened_start(problem, W0, b0, *, intercept):
+@partial(jax.jit, static_argnames=("intercept", "cold_start"))
+def _screened_start(problem, W0, b0, lambdas, *, intercept, cold_start):
     """The screened path's batch of one, in one program (as eager operations, each would be
     a compiled program of its own): weights (1, T, n_max), lam (1,), W0 (1, p, T), b0 (1, T),
-    lambda_max and the null loss (the gap's scale)."""
-    lam_max = lambda_max_problem(problem, intercept)
+    the lambda the path starts from (lambda_max from a cold start, else ``lambdas[0]``)
+    and the null loss (the gap's scale)."""
+    start = lambda_max_problem(problem, intercept) if cold_start else lambdas[0]
     scale = losses.null_loss(problem.y, problem.weights, problem.is_classification, problem.scales, intercept)
-    return (problem.weights[None], jnp.zeros((1,), problem.y.dtype), W0[None], b0[None], lam_max, scale)
+    return (problem.weights[None], jnp.zeros((1,), problem.y.dtype), W0[None], b0[None], start, scale)
 
 
 def _screened_path(problem, lambdas, W0, b0, tol, max_iter, intercept, stop, cold_start, progress):
     """fit_path's lambdas with working sets (one problem: a batch of K = 1)."""
-    weights, lam, W0, b0, lam_max, scale = _screened_start(problem, W0, b0, intercept=intercept)
+    weights, lam, W0, b0, start, scale = _screened_start(problem, W0, b0, lambdas, intercept=intercept,
+                                                         cold_start=bool(cold_start))
     batch = problem._replace(weights=weights, lam=lam)
-    start = lam_max if cold_start else lambdas[0]
     with progress_bar(int(lambdas.shape[0]), "path", "lambda", bool(progress)):
         fits, _, _ = working_set_path(batch, np.asarray(lambdas)[None], W0, b0, tol, max_iter,
                                       intercept=intercept, stop=stop, lambda_start=np.reshape(start, (1,)),

@@ -209,7 +209,7 @@ def full_check(problem: Problem, W, b, z, in_set, loop: DualPoint, previous: Dua
 
 @compact_jit(static_argnames=("intercept", "stop", "shared"))
 def solve_on_columns(problem: Problem, W, columns, valid, b0, z0, gamma0, tol, max_iter, next_lam, work_ahead, *,
-                     intercept, stop, shared):
+                     intercept, stop, shared) -> BatchResult:
     """K restricted solves on columns (K, m) (``valid`` (K, m) False on padding), from the
     columns of W (K, p, T), b0 (K, T) with predictors z0 (K, T, n_max) and inverse steps
     gamma0 (K,); problems done early work ahead at next_lam (K,) where ``work_ahead`` (K,)
