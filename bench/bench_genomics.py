@@ -14,14 +14,14 @@ by the allocator, compiled programs, live arrays). Target (issue): path + CV und
 from __future__ import annotations
 
 import argparse
-import ctypes
-import ctypes.util
 import gc
 import resource
 import sys
 import time
 
 import numpy as np
+
+from mtlcomb_jax.host_memory import release_free_blocks
 
 
 def _status_kib(field):
@@ -58,17 +58,6 @@ def peak_rss_bytes():
         return _status_kib("VmHWM") * 1024
     except (OSError, KeyError):                                                 # not Linux
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-
-
-def release_free_blocks():
-    """Make glibc return its free blocks to the system (``malloc_trim``). False where
-    that is not possible (not glibc)."""
-    try:
-        malloc_trim = ctypes.CDLL(ctypes.util.find_library("c")).malloc_trim
-    except (OSError, AttributeError, TypeError):
-        return False
-    malloc_trim(0)
-    return True
 
 
 def where_the_memory_is(base, x_bytes, jax, base_file=None):

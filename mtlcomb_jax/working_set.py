@@ -54,6 +54,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .compiling import compact_jit
+from .host_memory import release_if_large
 from . import losses
 from .penalties import row_norms
 from .batched import BatchResult, solve_batch
@@ -484,6 +485,8 @@ def working_set_path(problem: Problem, lambdas, W0, b0, tol, max_iter, *, interc
         n_iters.append(n_iter)
         convergeds.append(converged)
         lam_prev = lam
+        # The lambda's freed buffers stay in the C allocator's heaps (see .host_memory).
+        release_if_large(problem.X)
         if on_lambda is not None:
             on_lambda(lam)
     n_iters, convergeds = np.stack(n_iters), np.stack(convergeds)
