@@ -18,9 +18,10 @@ import numpy as np
 from . import losses
 from .data import MultiTaskData
 from .progress import advance, progress_bar
-from .sharding import shard_leading_axis, to_host
+from .sharding import batch_devices, shard_leading_axis, to_host
 from .working_set import working_set_path
-from .path import use_working_sets, check_grid_args, check_lambdas, log_grid, lambda_max_problem, scan_path
+from .path import (PathResult, check_grid_args, check_lambdas, fit_path, lambda_max_problem, log_grid, scan_path,
+                   use_working_sets)
 from .solver import check_hyperparameters, check_stop, default_tol, make_problem, warn_if_not_converged
 
 
@@ -117,13 +118,19 @@ def _check_folds_usable(data: MultiTaskData, folds):
     return n_folds
 
 
-def fold_weights(data: MultiTaskData, folds, n_folds):
-    """Training and test weights, each (n_folds, n_tasks, n_max), renormalised per task."""
-    return _fold_weights(data.weights, jnp.asarray(folds), n_folds=int(n_folds))
+def fold_weights(data: MultiTaskData, folds, n_folds, *, with_full=False):
+    """Training and test weights, each (n_folds, n_tasks, n_max), renormalised per task.
+
+    ``with_full`` appends the full data's weights (``data.weights``, as :func:`fit_path`
+    uses them) to both, which then have n_folds + 1 rows (the last "test" row scores the
+    full data's fit in-sample; its metrics are dropped, it only keeps the rows of both
+    arrays on the same devices).
+    """
+    return _fold_weights(data.weights, jnp.asarray(folds), n_folds=int(n_folds), with_full=bool(with_full))
 
 
-@partial(jax.jit, static_argnames=("n_folds",))
-def _fold_weights(weights, folds, *, n_folds):
+@partial(jax.jit, static_argnames=("n_folds", "with_full"))
+def _fold_weights(weights, folds, *, n_folds, with_full):
     """fold_weights in one program (eager, each operation would be a program of its own)."""
     in_fold = folds[None] == jnp.arange(n_folds)[:, None, None]
     base = weights[None]
@@ -133,6 +140,8 @@ def _fold_weights(weights, folds, *, n_folds):
 
     train = normalised(jnp.where(in_fold | (folds[None] < 0), 0.0, base))
     test = normalised(jnp.where(in_fold, base, 0.0))
+    if with_full:
+        train, test = jnp.concatenate([train, base]), jnp.concatenate([test, base])
     return train, test
 
 
@@ -213,28 +222,44 @@ def _fold_grids(problem, train_w, ratio, *, intercept, n_lambdas):
     return jax.vmap(one)(train_w)
 
 
-@jax.jit
-def _fold_test_metrics(problem, test_w, z):
-    """Each fold's held-out metrics from its solution's predictors z (K, n_tasks, n_max)."""
-    return jax.vmap(predictor_metrics, in_axes=(None, 0, 0))(problem, test_w, z)
+@partial(jax.jit, static_argnames=("n_folds",))
+def _fold_outputs(problem, test_w, fit, z, *, n_folds):
+    """What the screened CV keeps per lambda, in one program: the first n_folds problems'
+    held-out metrics from their solutions' predictors z (K, n_tasks, n_max), and with one
+    more problem (K = n_folds + 1) its :class:`~mtlcomb_jax.solver.Fit`, the full data's
+    path, without the batch axis and without W, which the loop keeps as rows (else None)."""
+    metrics = jax.vmap(predictor_metrics, in_axes=(None, 0, 0))(problem, test_w, z)
+    with_full = test_w.shape[0] > n_folds
+    return (jax.tree.map(lambda leaf: leaf[:n_folds], metrics),
+            jax.tree.map(lambda leaf: leaf[-1], fit._replace(W=None)) if with_full else None)
 
 
-def _screened_cv(problem, train_w, test_w, grid, ratio, tol, max_iter, intercept, stop, n_lambdas):
-    """The CV paths with shared strong-rule working sets (see :mod:`.working_set`)."""
-    K = train_w.shape[0]
+def _screened_cv(problem, train_w, test_w, grid, ratio, tol, max_iter, intercept, stop, n_lambdas, n_folds):
+    """The CV paths with shared strong-rule working sets (see :mod:`.working_set`).
+
+    train_w and test_w hold one row per fold, or one more (the full data's weights, see
+    :func:`fold_weights`): the full data's path then runs as one more problem of the
+    batch, sharing the folds' compiled programs and working sets, and comes back as its
+    lambdas and a :class:`~mtlcomb_jax.solver.Fit` stacked over them (else None).
+    """
+    n_problems = train_w.shape[0]
+    with_full = n_problems > n_folds
     grids, lam_max, null = _fold_grids(problem, train_w, ratio, intercept=intercept, n_lambdas=n_lambdas)
     if grid is not None:
-        grids = jnp.broadcast_to(grid, (K, grid.shape[0]))
+        grids = jnp.broadcast_to(grid, (n_problems, grid.shape[0]))
     p, T = problem.X.shape[-1], problem.y.shape[0]
     dtype = problem.y.dtype
-    batch = problem._replace(weights=train_w, lam=jnp.zeros((K,), dtype))
-    (metric, loss), n_iter, converged = working_set_path(
-        batch, np.asarray(grids), jnp.zeros((K, p, T), dtype), jnp.zeros((K, T), dtype), tol, max_iter,
-        intercept=intercept, stop=stop, lambda_start=np.asarray(lam_max), scale=np.asarray(null),
-        per_lambda=lambda W, b, z: _fold_test_metrics(problem, test_w, z),
-        on_lambda=advance)
+    batch = problem._replace(weights=train_w, lam=jnp.zeros((n_problems,), dtype))
+    grids = np.asarray(grids)
+    ((metric, loss), full), n_iter, converged, W_full = working_set_path(
+        batch, grids, jnp.zeros((n_problems, p, T), dtype), jnp.zeros((n_problems, T), dtype), tol,
+        max_iter, intercept=intercept, stop=stop, lambda_start=np.asarray(lam_max), scale=np.asarray(null),
+        per_lambda=lambda fit, z: _fold_outputs(problem, test_w, fit, z, n_folds=n_folds),
+        on_lambda=advance, keep_W=n_folds if with_full else None)
+    full_path = (jnp.asarray(grids[n_folds]), full._replace(W=W_full)) if with_full else None
     # working_set_path stacks lambdas first: (L, K, ...) -> (K, L, ...)
-    return (grids, jnp.swapaxes(metric, 0, 1), jnp.swapaxes(loss, 0, 1), n_iter.T, converged.T)
+    return (grids[:n_folds], jnp.swapaxes(metric, 0, 1), jnp.swapaxes(loss, 0, 1), n_iter[:, :n_folds].T,
+            converged[:, :n_folds].T, full_path)
 
 
 # -- results ---------------------------------------------------------------------------
@@ -251,6 +276,8 @@ class CVResult:
     n_iter, converged : (n_folds, n_lambdas)
     folds : (n_tasks, n_max) fold id of each sample, -1 on padding
     is_classification : (n_tasks,) bool
+    path : the full data's :class:`~mtlcomb_jax.path.PathResult` over its own grid, when
+        ``cross_validate(..., return_path=True)``; else None
     """
     lambdas: np.ndarray
     fold_lambdas: np.ndarray
@@ -263,6 +290,7 @@ class CVResult:
     folds: np.ndarray
     is_classification: np.ndarray
     task_names: tuple = ()
+    path: object = None
 
     @property
     def n_folds(self):
@@ -306,7 +334,7 @@ class CVResult:
 def cross_validate(data: MultiTaskData, *, n_folds=10, folds=None, stratify=True, seed=0, lambdas=None,
                    n_lambdas=20, lambda_min_ratio=0.01, similarity=0.0, ridge=0.0, intercept=True,
                    loss_weighting="mtlcomb", tol=None, max_iter=5000, stop="gap", devices=None,
-                   progress=False, screening="auto") -> CVResult:
+                   progress=False, screening="auto", return_path=False) -> CVResult:
     """K-fold cross-validation of the whole path, all folds in one compiled computation.
 
     Parameters
@@ -327,6 +355,14 @@ def cross_validate(data: MultiTaskData, *, n_folds=10, folds=None, stratify=True
     screening : strong-rule working sets as in :func:`~mtlcomb_jax.path.fit_path`
         (the folds share one working set, the union of theirs; the loop over
         lambdas then runs in Python around vmapped solves)
+    return_path : also fit the path on all the data, as ``cv.path`` (what
+        :func:`~mtlcomb_jax.path.fit_path` returns for the same arguments and the default
+        grid, or ``lambdas``: the same solutions to within ``tol``). With working sets it
+        runs as one more problem of the folds' batch, so it compiles nothing of its own
+        and shares their working sets: at the gene-expression benchmark's size that
+        saves the path's programs and a separate loop (``bench/bench_genomics.py``).
+        Without working sets, or where one more problem would spread over fewer
+        devices, it is a separate :func:`fit_path`.
 
     Returns
     -------
@@ -348,19 +384,35 @@ def cross_validate(data: MultiTaskData, *, n_folds=10, folds=None, stratify=True
         L = grid.shape[0]
     tol = default_tol(stop, data.X.dtype) if tol is None else tol
     problem = make_problem(data, 0.0, similarity, ridge, loss_weighting)
-    train_w, test_w = fold_weights(data, fold_ids, K)
-    train_w, test_w = shard_leading_axis((train_w, test_w), devices, K)
+    screened = use_working_sets(screening, stop, data.n_features, data.X.dtype)
+    # The full data's path as problem K + 1 of the screened batch, unless K + 1 problems
+    # would spread over fewer devices than K (batch_devices takes a divisor of the batch).
+    path_in_batch = bool(return_path) and screened and (
+        len(batch_devices(devices, K + 1)) >= len(batch_devices(devices, K)))
+    train_w, test_w = fold_weights(data, fold_ids, K, with_full=path_in_batch)
+    train_w, test_w = shard_leading_axis((train_w, test_w), devices, train_w.shape[0])
     ratio = jnp.asarray(lambda_min_ratio, data.X.dtype)
-    with progress_bar(K * L, "cross-validation", "solve", bool(progress)):
-        if use_working_sets(screening, stop, data.n_features, data.X.dtype):
-            fold_lambdas, metric, loss, n_iter, converged = _screened_cv(
-                problem, train_w, test_w, grid, ratio, tol, max_iter, bool(intercept), stop, L)
+    full_path = None
+    with progress_bar(int(train_w.shape[0]) * L, "cross-validation", "solve", bool(progress)):
+        if screened:
+            fold_lambdas, metric, loss, n_iter, converged, full_path = _screened_cv(
+                problem, train_w, test_w, grid, ratio, tol, max_iter, bool(intercept), stop, L, K)
         else:
             fold_lambdas, metric, loss, n_iter, converged = _cv_jit(
                 problem, train_w, test_w, grid, ratio, tol, max_iter,
                 intercept=bool(intercept), stop=stop, n_lambdas=L, progress=bool(progress))
     fold_lambdas, metric, loss, n_iter, converged = to_host((fold_lambdas, metric, loss, n_iter, converged))
     warn_if_not_converged(converged, n_iter, what="cross_validate")
+    path = None
+    if full_path is not None:
+        path_lambdas, fits = full_path
+        warn_if_not_converged(fits.converged, fits.n_iter, what="cross_validate's full-data path")
+        path = PathResult(lambdas=path_lambdas, **fits._asdict(), is_classification=data.is_classification,
+                          task_names=data.task_names, feature_names=data.feature_names, classes=data.classes)
+    elif return_path:
+        path = fit_path(data, lambdas, n_lambdas=n_lambdas, lambda_min_ratio=lambda_min_ratio,
+                        similarity=similarity, ridge=ridge, intercept=intercept, loss_weighting=loss_weighting,
+                        tol=tol, max_iter=max_iter, stop=stop, progress=progress, screening=screening)
     metric = np.asarray(metric)
     is_cls = np.asarray(data.is_classification)
     return CVResult(
@@ -369,4 +421,4 @@ def cross_validate(data: MultiTaskData, *, n_folds=10, folds=None, stratify=True
         auc=metric[:, :, is_cls].mean(axis=2) if is_cls.any() else None,
         deviance=np.asarray(loss).sum(axis=2), task_metric=metric, n_iter=np.asarray(n_iter),
         converged=np.asarray(converged), folds=fold_ids, is_classification=is_cls,
-        task_names=data.task_names)
+        task_names=data.task_names, path=path)

@@ -58,6 +58,7 @@ from .host_memory import release_if_large
 from . import losses
 from .penalties import row_norms
 from .batched import BatchResult, solve_batch
+from .sharding import to_host
 from .solver import (Fit, Problem, _derivatives, gradients_and_dual_point, kkt_residual, max_column_norms,
                      objective_value, profiles_intercepts, scaled_dual_value)
 
@@ -322,6 +323,8 @@ class _LambdaSolution(NamedTuple):
     point: DualPoint        # the solutions' dual ingredients (the next lambda's carried dual)
     next_start: _Start      # where the last solve got at the next lambda (the solution where it did not)
     ahead_iter: np.ndarray  # (K,) iterations it spent there
+    columns: np.ndarray     # (K, m) the last solve's columns: W is fit.W (K, m, T) scattered on them
+    valid: np.ndarray       # (K, m) False on padding columns
 
 
 class _Start(NamedTuple):
@@ -378,7 +381,7 @@ def _solve_at_lambda(problem, lam, next_lam, work_ahead, sets, start, tol, max_i
                         z=fit.ahead.z, gamma=gamma)
     return _LambdaSolution(W=W, b=b, grad_norms=grad_norms, fit=fit, objective=F, gap=gap, kkt=kkt,
                            n_iter=iterations, complete=not violators.any(), point=point, next_start=next_start,
-                           ahead_iter=np.asarray(fit.ahead_iter))
+                           ahead_iter=np.asarray(fit.ahead_iter), columns=columns, valid=valid)
 
 
 @compact_jit
@@ -403,8 +406,53 @@ def _store(stacked, index, output, *, squeeze):
     return jax.tree.map(lambda whole, part: whole.at[index].set(part[0] if squeeze else part), stacked, output)
 
 
+class _KeptRows:
+    """One problem's W along a path, kept on the host as the rows of its working sets and
+    made dense (L, p, T) once, at the end.
+
+    Stacking the dense W (p, T) of every lambda as the path goes would hold the whole
+    (L, p, T) array for the whole loop, next to the loop's own buffers: at the
+    gene-expression benchmark's size 153 MiB (0.5 x X) for the path, against at most
+    Sum_l m_l x T values here (the working sets hold a few thousand of the 20,000 rows).
+    """
+
+    def __init__(self, problem_index, n_lambdas, n_features):
+        self.problem_index, self.n_lambdas, self.n_features = problem_index, n_lambdas, n_features
+        self.lambda_ids, self.columns, self.rows = [], [], []
+
+    def add(self, lambda_index, W_S, columns, valid):
+        """W_S (K, m, T), columns and valid (K, m): the last restricted solve at the lambda."""
+        ok = valid[self.problem_index]
+        self.rows.append(to_host(W_S)[self.problem_index][ok])
+        self.columns.append(columns[self.problem_index][ok])
+        self.lambda_ids.append(np.full(int(ok.sum()), lambda_index, np.int32))
+
+    def dense(self):
+        """(L, p, T) jax array: the kept rows, zero elsewhere."""
+        rows = np.concatenate(self.rows)
+        # Padded to a power of two (out-of-range lambda ids, dropped) so that paths of
+        # about the same size share one compiled program.
+        size = max(1024, 1 << (rows.shape[0] - 1).bit_length())
+        padded_rows = np.zeros((size,) + rows.shape[1:], rows.dtype)
+        padded_rows[:rows.shape[0]] = rows
+        lambda_ids = np.full(size, self.n_lambdas, np.int32)
+        lambda_ids[:rows.shape[0]] = np.concatenate(self.lambda_ids)
+        columns = np.zeros(size, np.int32)
+        columns[:rows.shape[0]] = np.concatenate(self.columns)
+        return _dense_from_rows(padded_rows, lambda_ids, columns, n_lambdas=self.n_lambdas,
+                                n_features=self.n_features)
+
+
+@compact_jit(static_argnames=("n_lambdas", "n_features"))
+def _dense_from_rows(rows, lambda_ids, columns, *, n_lambdas, n_features):
+    """(n_lambdas, n_features, T) zeros with rows (R, T) set at (lambda_ids, columns) (R,);
+    entries whose lambda id is out of range are dropped."""
+    dense = jnp.zeros((n_lambdas, n_features, rows.shape[1]), rows.dtype)
+    return dense.at[lambda_ids, columns].set(rows, mode="drop")
+
+
 def working_set_path(problem: Problem, lambdas, W0, b0, tol, max_iter, *, intercept, stop, lambda_start, scale,
-                     per_lambda=None, on_lambda=None, max_rounds=30, squeeze=False):
+                     per_lambda=None, on_lambda=None, max_rounds=30, squeeze=False, keep_W=None):
     """K warm-started paths with strong-rule working sets.
 
     Parameters
@@ -413,17 +461,21 @@ def working_set_path(problem: Problem, lambdas, W0, b0, tol, max_iter, *, interc
     lambdas : (K, n_lambdas) each problem's decreasing grid
     W0, b0 : (K, p, T), (K, T) warm starts, solving ``lambda_start`` (K,) (lambda_max for a cold start)
     scale : (K,) the gap rule's scale (null-model loss) of each problem
-    per_lambda : optional ``f(W (K, p, T), b (K, T), z (K, T, n_max)) -> pytree`` of what to
-        keep per lambda (default: the full :class:`Fit` with W); z are the solutions'
-        predictors on all samples, from the restricted solve (no pass over X needed)
+    per_lambda : optional ``f(fit, z) -> pytree`` of what to keep per lambda, from the
+        lambda's :class:`Fit` over the K problems (W (K, p, T), intercept (K, T), the rest
+        (K,)) and z (K, T, n_max), the solutions' predictors on all samples (from the
+        restricted solve: no pass over X needed); default: the whole Fit
     on_lambda : optional ``f(lam (K,))`` called after each lambda (progress bars)
     squeeze : with K = 1, stack the outputs without their K axis, and return n_iter and
         converged as (L,)
+    keep_W : optional index of the problem whose W to return, (L, p, T), assembled at the
+        end from its working sets' rows (see :class:`_KeptRows`); the default output then
+        leaves W out of the stacked Fit (W=None)
 
     Returns
     -------
-    (stacked per_lambda outputs with a leading n_lambdas axis, n_iter (L, K), converged (L, K))
-    (without the K axes under ``squeeze``)
+    (stacked per_lambda outputs with a leading n_lambdas axis, n_iter (L, K), converged (L, K),
+    the kept W or None) (without the K axes under ``squeeze``)
     """
     lambdas = np.asarray(lambdas, dtype=np.float64)
     n_problems, n_lambdas = lambdas.shape
@@ -448,6 +500,7 @@ def working_set_path(problem: Problem, lambdas, W0, b0, tol, max_iter, *, interc
     lam_prev = np.asarray(lambda_start, dtype=np.float64)
     scale = np.asarray(scale, dtype=np.float64)
     n_iters, convergeds = [], []
+    kept = None if keep_W is None else _KeptRows(int(keep_W), n_lambdas, n_features)
     for k in range(n_lambdas):
         lam = lambdas[:, k]
         last = k == n_lambdas - 1
@@ -473,12 +526,14 @@ def working_set_path(problem: Problem, lambdas, W0, b0, tol, max_iter, *, interc
         else:
             converged = np.asarray(sol.fit.done)
         converged = converged & sol.complete
-        if per_lambda is None:
-            output = Fit(W=W, intercept=b, objective=sol.objective, n_iter=jnp.asarray(n_iter),
-                         converged=jnp.asarray(converged), dual_gap=jnp.asarray(sol.gap, dtype),
-                         kkt_residual=sol.kkt)
+        fit = Fit(W=W, intercept=b, objective=sol.objective, n_iter=jnp.asarray(n_iter),
+                  converged=jnp.asarray(converged), dual_gap=jnp.asarray(sol.gap, dtype), kkt_residual=sol.kkt)
+        if kept is not None:
+            kept.add(k, sol.fit.W, sol.columns, sol.valid)
+        if per_lambda is not None:
+            output = per_lambda(fit, sol.fit.z)
         else:
-            output = per_lambda(W, b, sol.fit.z)
+            output = fit if kept is None else fit._replace(W=None)
         if k == 0:
             stacked = _empty_stack(output, n_lambdas=n_lambdas, squeeze=squeeze)
         stacked = _store(stacked, k, output, squeeze=squeeze)
@@ -490,4 +545,7 @@ def working_set_path(problem: Problem, lambdas, W0, b0, tol, max_iter, *, interc
         if on_lambda is not None:
             on_lambda(lam)
     n_iters, convergeds = np.stack(n_iters), np.stack(convergeds)
-    return (stacked, n_iters[:, 0], convergeds[:, 0]) if squeeze else (stacked, n_iters, convergeds)
+    W_kept = None if kept is None else kept.dense()
+    if squeeze:
+        return stacked, n_iters[:, 0], convergeds[:, 0], W_kept
+    return stacked, n_iters, convergeds, W_kept

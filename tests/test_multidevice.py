@@ -13,6 +13,7 @@ def test_four_host_devices_match_one():
     done = subprocess.run([sys.executable, str(SCRIPT)], env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "cv: 4 devices vs 1" in done.stdout and "stability selection: 4 devices vs 1" in done.stdout
+    assert "return_path on 4 devices" in done.stdout
 
 
 def test_two_processes_agree_with_one():
