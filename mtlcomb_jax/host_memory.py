@@ -1,10 +1,11 @@
 """Giving the C allocator's free blocks back to the system between lambdas (CPU, glibc).
 
 On the CPU backend XLA's buffers come from the process's C allocator. glibc serves
-blocks below its mmap threshold from its heaps, and that threshold rises to 32 MiB
-once a block of that size has been freed, so the working-set loop's buffers (gathered
-columns, gradients, K copies of W of a few to a few tens of MiB, each a little
-different in size from lambda to lambda) stay in the heaps when freed. The process's
+blocks below its mmap threshold from its heaps, and each freed mmapped block raises
+that threshold to its own size (up to 32 MiB). So the working-set loop's buffers
+(gathered columns, gradients, K copies of W: a few to a few tens of MiB, a little
+different in size from lambda to lambda) soon come from the heaps and stay there when
+freed. The process's
 resident memory then keeps growing with blocks it no longer uses: at the gene-expression
 benchmark's size (``bench/bench_genomics.py``, X = 305 MiB) about 0.6 to 1.0 x X.
 
