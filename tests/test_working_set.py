@@ -218,3 +218,25 @@ def test_screened_path_compiles_per_set_size_only_its_three_working_set_programs
     assert sizes >= 2       # the long path grows its working set
     for name in _WORKING_SET_PROGRAMS:
         assert long.count(name) == sizes, long
+
+
+def test_kept_rows_make_the_dense_path_that_scattering_each_lambda_makes():
+    """The path's W is kept as working-set rows and made dense at the end: it must equal
+    the stack of each lambda's scattered solution, for the kept problem only."""
+    rng = np.random.default_rng(0)
+    K, p, T, L, m = 3, 50, 4, 5, 16
+    kept = working_set._KeptRows(problem_index=1, n_lambdas=L, n_features=p)
+    expected = np.zeros((L, p, T), np.float32)
+    for lam_index in range(L):
+        counts = rng.integers(0, m + 1, size=K)
+        sets = np.zeros((K, p), bool)
+        for k in range(K):
+            sets[k, rng.choice(p, counts[k], replace=False)] = True
+        columns, valid = _padded_columns(sets, p)
+        W_S = jnp.asarray(rng.normal(size=(K, columns.shape[1], T)).astype(np.float32))
+        kept.add(lam_index, W_S, columns, valid)
+        scattered = working_set.scatter_columns(W_S, jnp.asarray(columns), jnp.asarray(valid), n_features=p)
+        expected[lam_index] = np.asarray(scattered)[1]
+    dense = kept.dense()
+    assert dense.shape == (L, p, T) and dense.dtype == jnp.float32
+    np.testing.assert_array_equal(np.asarray(dense), expected)
