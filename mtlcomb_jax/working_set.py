@@ -15,7 +15,7 @@ The strong rule alone is loose on a coarse grid: with 20 lambdas down to 0.01
 lambda_max it keeps every feature whose gradient is above 0.57 lambda_{k-1}, and at
 small lambdas that is all of them. So the working set is also capped, as celer does
 (Massias, Gramfort and Salmon 2018, ICML, "Celer"): at most twice the number of
-active features (at least ``MIN_BUCKET``), filled with the candidates whose
+active features (at least the smallest bucket), filled with the candidates whose
 gradients are largest relative to lambda. A check that finds violators doubles the
 set, again taking the worst violators first. A smaller set is cheaper per iteration
 and better conditioned (a smaller Lipschitz constant, so longer steps).
@@ -36,7 +36,8 @@ solution's, the solve's best and the previous lambda's, each made feasible for t
 full problem).
 
 Shapes stay static: a working set holds at most a bucket of features (a power of
-two, at least ``MIN_BUCKET``, or from ``FINE_BUCKETS_FROM`` on also 1.5 times one),
+two, at least ``MIN_BUCKET`` and on wide problems more (:func:`smallest_bucket`), or from
+``FINE_BUCKETS_FROM`` on also 1.5 times one),
 and its columns are padded to that bucket (padding columns are zero, so their
 coefficients stay zero). A path compiles one solver per bucket size, cached across
 calls. (Padding the sets under 256 features to one 256-column solver saved 5 s of
@@ -63,6 +64,16 @@ from .solver import (Fit, Problem, _derivatives, gradients_and_dual_point, kkt_r
                      objective_value, profiles_intercepts, scaled_dual_value)
 
 MIN_BUCKET = 64
+#: On wide problems the smallest bucket is the largest power of two <= n_features /
+#: WIDE_SMALLEST_SHARE (but at least MIN_BUCKET): 256 at p = 20,000, 64 up to p = 8,191.
+#: Measured (session 9, gene-expression benchmark in one ``cross_validate(...,
+#: return_path=True)`` call, ad-hoc runs with the smallest bucket forced): 64 columns gave
+#: 68 to 69 s with compilation, 55 s compiled and a growth of 1.74 to 1.80 x X; 256 gave
+#: 52.4 s, 44.8 s and 1.57 x; 512 and 1,024 gave 52 to 59 s, 48 s and 1.58 x. Early
+#: lambdas' sets then start large enough that the checks rarely send them round again,
+#: and two set sizes fewer are compiled. The harness's p = 5,000 path was 4 % slower
+#: with 128 and 8 % slower with 256, so narrower problems keep MIN_BUCKET.
+WIDE_SMALLEST_SHARE = 64
 #: From this size on, buckets also come in 1.5 x steps (4,096, 6,144, 8,192, 12,288, ...).
 #: Below it, an extra bucket's compile costs more than the columns it saves; above it an
 #: iteration costs tens of milliseconds (the gene-expression CV's tail: 28 lambdas on
@@ -83,10 +94,18 @@ _BATCH_AXES = Problem(X=None, y=None, weights=0, is_classification=None, scales=
                       ridge=None)
 
 
-def bucket_size(count, n_features):
-    """Smallest bucket >= count (and >= MIN_BUCKET), capped at n_features: a power of two,
-    or from FINE_BUCKETS_FROM on also 1.5 times one."""
+def smallest_bucket(n_features):
+    """The smallest working-set bucket for a problem with n_features (see WIDE_SMALLEST_SHARE)."""
     size = MIN_BUCKET
+    while 2 * size * WIDE_SMALLEST_SHARE <= n_features:
+        size *= 2
+    return size
+
+
+def bucket_size(count, n_features):
+    """Smallest bucket >= count (and >= :func:`smallest_bucket`), capped at n_features: a
+    power of two, or from FINE_BUCKETS_FROM on also 1.5 times one."""
+    size = smallest_bucket(n_features)
     while size < count:
         if size >= FINE_BUCKETS_FROM and size * 3 // 2 >= count:
             return min(size * 3 // 2, n_features)
@@ -252,7 +271,7 @@ def _take_best(chosen, candidates, priority, limit):
 
 def _initial_set(active, strong, priority, room, n_features):
     """One set (p,): the active features plus the best candidates, up to a bucket of active + room."""
-    limit = bucket_size(max(int(active.sum()) + room, MIN_BUCKET), n_features)
+    limit = bucket_size(int(active.sum()) + room, n_features)     # at least the smallest bucket
     return _take_best(active, strong, priority, limit)
 
 

@@ -11,7 +11,8 @@ from mtlcomb_jax import working_set
 from conftest import simulate
 from mtlcomb_jax.path import use_working_sets
 from mtlcomb_jax.simulate import simulate_mixed_tasks
-from mtlcomb_jax.working_set import FINE_BUCKETS_FROM, MIN_BUCKET, _padded_columns, bucket_size, grown_sets, initial_sets
+from mtlcomb_jax.working_set import (FINE_BUCKETS_FROM, MIN_BUCKET, _padded_columns, bucket_size, grown_sets,
+                                     initial_sets, smallest_bucket)
 
 
 @pytest.fixture(scope="module")
@@ -145,8 +146,8 @@ def test_shared_set_takes_all_violators_in_the_smallest_bucket_that_holds_them()
 
 
 def test_bucket_sizes_are_powers_of_two_then_also_one_and_a_half_times_one_capped_at_p():
-    assert bucket_size(1, 10_000) == MIN_BUCKET
-    assert bucket_size(MIN_BUCKET + 1, 10_000) == 2 * MIN_BUCKET
+    assert bucket_size(1, 5_000) == MIN_BUCKET
+    assert bucket_size(MIN_BUCKET + 1, 5_000) == 2 * MIN_BUCKET
     assert bucket_size(3000, 100_000) == FINE_BUCKETS_FROM == 4096
     assert bucket_size(4097, 100_000) == 6144
     assert bucket_size(6145, 100_000) == 8192
@@ -240,3 +241,14 @@ def test_kept_rows_make_the_dense_path_that_scattering_each_lambda_makes():
     dense = kept.dense()
     assert dense.shape == (L, p, T) and dense.dtype == jnp.float32
     np.testing.assert_array_equal(np.asarray(dense), expected)
+
+
+def test_wide_problems_start_from_a_larger_smallest_bucket():
+    assert [smallest_bucket(p) for p in (100, 5_000, 8_191, 8_192, 16_384, 20_000, 40_000)] == \
+        [64, 64, 64, 128, 256, 256, 512]
+    assert bucket_size(1, 20_000) == 256 and bucket_size(257, 20_000) == 512
+    # a first set on 20,000 features holds at least that bucket, filled with the best candidates
+    active = np.zeros((1, 20_000), bool)
+    active[0, :3] = True
+    sets = initial_sets(active, np.ones_like(active), -np.arange(20_000.0)[None], 20_000, shared=False)
+    assert sets.sum() == 256 and sets[0, :256].all()
