@@ -69,9 +69,9 @@ MIN_BUCKET = 64
 #: Measured (session 9, gene-expression benchmark in one ``cross_validate(...,
 #: return_path=True)`` call, ad-hoc runs with the smallest bucket forced): 64 columns gave
 #: 68 to 69 s with compilation, 55 s compiled and a growth of 1.74 to 1.80 x X; 256 gave
-#: 52.4 s, 44.8 s and 1.57 x; 512 and 1,024 gave 52 to 59 s, 48 s and 1.58 x. Early
-#: lambdas' sets then start large enough that the checks rarely send them round again,
-#: and two set sizes fewer are compiled. The harness's p = 5,000 path was 4 % slower
+#: 52.4 s, 44.8 s and 1.57 x; 512 and 1,024 gave 52 to 59 s, 48 s and 1.58 x. Two set
+#: sizes fewer are compiled (the compiled run's gain is likely fewer rounds at the early
+#: lambdas; not counted). The harness's p = 5,000 path was 4 % slower
 #: with 128 and 8 % slower with 256, so narrower problems keep MIN_BUCKET.
 WIDE_SMALLEST_SHARE = 64
 #: From this size on, buckets also come in 1.5 x steps (4,096, 6,144, 8,192, 12,288, ...).
