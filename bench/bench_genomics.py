@@ -175,7 +175,9 @@ def main():
     if args.warm:
         del path, cv            # the second run's results replace the first's
         path, cv, warm_path, warm_cv, _ = run_both()
-        print(f"second run (compiled): path {warm_path:.1f} s + CV {warm_cv:.1f} s = {warm_path + warm_cv:.1f} s")
+        warm_verdict = "" if args.quick else f" (target < 60 s: {'hit' if warm_path + warm_cv < 60 else 'missed'})"
+        print(f"second run (compiled): path {warm_path:.1f} s + CV {warm_cv:.1f} s = {warm_path + warm_cv:.1f} s"
+              + warm_verdict)
     print(where_the_memory_is(base, x_bytes, jax, base_file))
     after_path = f"after the path: {(peak_path - base) / x_bytes:.2f}; " if peak_path is not None else ""
     print(f"X: {x_bytes / 2**20:.0f} MiB; peak RSS {peak / 2**20:.0f} MiB (RSS before fitting {base / 2**20:.0f} MiB); "

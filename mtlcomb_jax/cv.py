@@ -290,7 +290,7 @@ class CVResult:
     folds: np.ndarray
     is_classification: np.ndarray
     task_names: tuple = ()
-    path: object = None
+    path: PathResult | None = None
 
     @property
     def n_folds(self):
