@@ -371,6 +371,9 @@ def cross_validate(data: MultiTaskData, *, n_folds=10, folds=None, stratify=True
     """
     check_stop(stop)
     check_hyperparameters(similarity=similarity, ridge=ridge)
+    if return_path not in (True, False):
+        raise ValueError(f"return_path={return_path!r} must be True (also fit the full data's path, as cv.path) "
+                         "or False.")
     if folds is None:
         fold_ids = make_folds(data, n_folds, stratify=stratify, seed=seed)
     else:

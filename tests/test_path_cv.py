@@ -204,3 +204,8 @@ def test_cv_progress_counts_the_path_in_the_batch(wide_mixed, capsys):
     mc.cross_validate(wide_mixed, n_folds=3, n_lambdas=4, return_path=True, screening=True, progress=True)
     err = capsys.readouterr().err
     assert "16/16" in err and "17/16" not in err
+
+
+def test_return_path_must_be_a_bool(wide_mixed):
+    with pytest.raises(ValueError, match="return_path='yes' must be True"):
+        mc.cross_validate(wide_mixed, n_folds=3, n_lambdas=4, return_path="yes")
