@@ -14,7 +14,7 @@ usable; touching them again costs a page fault). :func:`release_free_blocks` cal
 and the working-set path calls that after each lambda when its design is large
 (:data:`RELEASE_MIN_BYTES`) and lives in host memory. Measured at the gene-expression
 size (session 9, ad-hoc runs): the peak growth of a path plus 10-fold CV went from
-3.03 to 2.57 x X; the 200 calls took 1.1 s of the 70 s run.
+3.03 to 2.57 x X; the 200 calls took 1.1 s of the 73.5 s run.
 
 Where there is no glibc (macOS, Windows, musl) or no ``malloc_trim``, nothing happens.
 On a GPU or TPU XLA allocates device memory itself, so nothing is released there.
