@@ -27,6 +27,7 @@ def run_process(args):
         jax.distributed.initialize(coordinator_address=args.coordinator, num_processes=args.num_processes,
                                    process_id=args.process_id)
     jax.config.update("jax_enable_x64", True)
+    import numpy as np
     import mtlcomb_jax as mc
     from mtlcomb_jax.simulate import simulate_mixed_tasks
     Xs, ys, types, _ = simulate_mixed_tasks(5, 5, 100, 10, 80, seed=0)
@@ -34,8 +35,19 @@ def run_process(args):
     t0 = time.perf_counter()
     cv = mc.cross_validate(data, n_folds=8, n_lambdas=10, devices=jax.devices())
     seconds = time.perf_counter() - t0
+    # The full data's path alongside the sharded CV (a separate fit_path without working sets).
+    with_path = mc.cross_validate(data, n_folds=8, n_lambdas=10, devices=jax.devices(), return_path=True)
+    path_objective = float(np.sum(np.asarray(with_path.path.objective)))
+    if jax.process_count() > 1:
+        # Working sets run their loop on each host: devices of other processes are refused.
+        try:
+            mc.cross_validate(data, n_folds=3, n_lambdas=10, devices=jax.devices(), screening=True)
+            return 1
+        except ValueError as error:
+            assert "devices=jax.local_devices()" in str(error), error
     print(f"process {jax.process_index()} of {jax.process_count()}: {jax.device_count()} devices in all, "
-          f"lambda_weighted_min={cv.lambda_weighted_min:.12g}, {seconds:.2f} s (compile included)", flush=True)
+          f"lambda_weighted_min={cv.lambda_weighted_min:.12g}, {seconds:.2f} s (compile included), "
+          f"path objective sum={path_objective:.8g}", flush=True)
     return 0
 
 
@@ -50,8 +62,10 @@ def launch_local(n_processes):
     lines = [line for out in outputs + [single.stdout] for line in out.splitlines() if "lambda_weighted_min" in line]
     print("\n".join(lines))
     answers = {line.split("lambda_weighted_min=")[1].split(",")[0] for line in lines}
+    # Sharding changes the rounding of reductions: the paths agree to 8 digits, not bit for bit.
+    paths = {line.split("path objective sum=")[1] for line in lines}
     ok = all(p.returncode == 0 for p in procs) and single.returncode == 0 and len(lines) == n_processes + 1 \
-        and len(answers) == 1
+        and len(answers) == 1 and len(paths) == 1
     print("all processes agree with the single-process run" if ok else "MISMATCH or failure")
     return 0 if ok else 1
 

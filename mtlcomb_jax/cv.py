@@ -350,7 +350,8 @@ def cross_validate(data: MultiTaskData, *, n_folds=10, folds=None, stratify=True
         down to ``lambda_min_ratio`` times it
     similarity, ridge, intercept, loss_weighting, tol, max_iter, stop : as in ``solve``
     devices : JAX devices to spread the folds over (default all local devices;
-        the results do not depend on it)
+        the results do not depend on it). With working sets (``screening``) they must
+        be this process's own devices: that loop runs on each process's host.
     progress : show a tqdm bar over the n_folds * n_lambdas solves
     screening : strong-rule working sets as in :func:`~mtlcomb_jax.path.fit_path`
         (the folds share one working set, the union of theirs; the loop over
@@ -388,6 +389,10 @@ def cross_validate(data: MultiTaskData, *, n_folds=10, folds=None, stratify=True
     tol = default_tol(stop, data.X.dtype) if tol is None else tol
     problem = make_problem(data, 0.0, similarity, ridge, loss_weighting)
     screened = use_working_sets(screening, stop, data.n_features, data.X.dtype)
+    if screened and devices is not None and any(d.process_index != jax.process_index() for d in devices):
+        raise ValueError("devices spans several processes, but the CV with working sets (screening) runs its "
+                         "loop over lambdas on each process's host and needs local devices: pass "
+                         "devices=jax.local_devices(), or screening=False to shard the folds over all processes.")
     # The full data's path as problem K + 1 of the screened batch, unless K + 1 problems
     # would spread over fewer devices than K (batch_devices takes a divisor of the batch).
     path_in_batch = bool(return_path) and screened and (
