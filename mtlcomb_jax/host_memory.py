@@ -68,7 +68,7 @@ def in_host_memory(array) -> bool:
 def release_if_large(X) -> bool:
     """:func:`release_free_blocks` when ``X`` (any array) is at least :data:`RELEASE_MIN_BYTES`
     in host memory and releasing is on; True if it released."""
-    if not RELEASE_BETWEEN_LAMBDAS or X.size * X.dtype.itemsize < RELEASE_MIN_BYTES:
+    if not RELEASE_BETWEEN_LAMBDAS or X.nbytes < RELEASE_MIN_BYTES:
         return False
     if not in_host_memory(X):
         return False

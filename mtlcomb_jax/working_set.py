@@ -483,13 +483,13 @@ def working_set_path(problem: Problem, lambdas, W0, b0, tol, max_iter, *, interc
     per_lambda : optional ``f(fit, z) -> pytree`` of what to keep per lambda, from the
         lambda's :class:`Fit` over the K problems (W (K, p, T), intercept (K, T), the rest
         (K,)) and z (K, T, n_max), the solutions' predictors on all samples (from the
-        restricted solve: no pass over X needed); default: the whole Fit
+        restricted solve: no pass over X needed); default: the Fit without W (stacking
+        every lambda's dense W would hold (L, K, p, T) for the whole loop; use ``keep_W``)
     on_lambda : optional ``f(lam (K,))`` called after each lambda (progress bars)
     squeeze : with K = 1, stack the outputs without their K axis, and return n_iter and
         converged as (L,)
     keep_W : optional index of the problem whose W to return, (L, p, T), assembled at the
-        end from its working sets' rows (see :class:`_KeptRows`); the default output then
-        leaves W out of the stacked Fit (W=None)
+        end from its working sets' rows (see :class:`_KeptRows`)
 
     Returns
     -------
@@ -549,10 +549,7 @@ def working_set_path(problem: Problem, lambdas, W0, b0, tol, max_iter, *, interc
                   converged=jnp.asarray(converged), dual_gap=jnp.asarray(sol.gap, dtype), kkt_residual=sol.kkt)
         if kept is not None:
             kept.add(k, sol.fit.W, sol.columns, sol.valid)
-        if per_lambda is not None:
-            output = per_lambda(fit, sol.fit.z)
-        else:
-            output = fit if kept is None else fit._replace(W=None)
+        output = fit._replace(W=None) if per_lambda is None else per_lambda(fit, sol.fit.z)
         if k == 0:
             stacked = _empty_stack(output, n_lambdas=n_lambdas, squeeze=squeeze)
         stacked = _store(stacked, k, output, squeeze=squeeze)

@@ -37,6 +37,13 @@ def unequal():
     return load_golden("unequal")
 
 
+@pytest.fixture(scope="session")
+def wide():
+    """4 mixed tasks (2 classification), n = 50, p = 300: wide enough for working sets."""
+    Xs, ys, types, _ = simulate(n_tasks=4, n=50, p=300, n_true=6, n_cls=2)
+    return mc.MultiTaskData.from_tasks(Xs, ys, types)
+
+
 def simulate(n_tasks=4, n=80, p=40, n_true=5, n_cls=2, noise=0.5, seed=0, shared=False, dtype=np.float64):
     """Mixed tasks sharing n_true features: (Xs or X, ys or Y, task_types, W_true)."""
     rng = np.random.default_rng(seed)

@@ -164,18 +164,12 @@ def test_path_solution_is_a_solve_result_at_one_lambda(tutorial):
         path.solution(5)
 
 
-@pytest.fixture(scope="module")
-def wide_mixed():
-    Xs, ys, types, _ = simulate(n_tasks=4, n=50, p=300, n_true=6, n_cls=2)
-    return mc.MultiTaskData.from_tasks(Xs, ys, types)
-
-
 @pytest.mark.parametrize("screening", [True, False])
-def test_cv_returns_the_full_data_path_of_fit_path(wide_mixed, screening):
+def test_cv_returns_the_full_data_path_of_fit_path(wide, screening):
     common = dict(n_lambdas=12, lambda_min_ratio=0.02, tol=1e-9, screening=screening)
-    cv = mc.cross_validate(wide_mixed, n_folds=4, return_path=True, **common)
-    alone = mc.cross_validate(wide_mixed, n_folds=4, **common)
-    path = mc.fit_path(wide_mixed, **common)
+    cv = mc.cross_validate(wide, n_folds=4, return_path=True, **common)
+    alone = mc.cross_validate(wide, n_folds=4, **common)
+    path = mc.fit_path(wide, **common)
     assert alone.path is None
     assert cv.path.W.shape == (12, 300, 4) and cv.path.n_iter.shape == (12,)
     assert cv.n_iter.shape == cv.mse.shape == (4, 12)               # the folds only
@@ -188,24 +182,24 @@ def test_cv_returns_the_full_data_path_of_fit_path(wide_mixed, screening):
     np.testing.assert_allclose(cv.auc, alone.auc, atol=1e-12)
     assert cv.lambda_weighted_min == alone.lambda_weighted_min
     chosen = int(np.argmin(np.abs(np.asarray(cv.path.lambdas) - cv.lambda_weighted_min)))
-    np.testing.assert_allclose(mc.predict(cv.path, np.asarray(wide_mixed.X[0, :5]), 0, lambda_index=chosen),
-                               mc.predict(path, np.asarray(wide_mixed.X[0, :5]), 0, lambda_index=chosen), rtol=1e-6)
+    np.testing.assert_allclose(mc.predict(cv.path, np.asarray(wide.X[0, :5]), 0, lambda_index=chosen),
+                               mc.predict(path, np.asarray(wide.X[0, :5]), 0, lambda_index=chosen), rtol=1e-6)
 
 
-def test_cv_with_path_and_explicit_lambdas(wide_mixed):
+def test_cv_with_path_and_explicit_lambdas(wide):
     grid = np.geomspace(0.05, 0.005, 6)
-    cv = mc.cross_validate(wide_mixed, n_folds=3, lambdas=grid, return_path=True, screening=True, tol=1e-9)
-    path = mc.fit_path(wide_mixed, grid, screening=True, tol=1e-9)
+    cv = mc.cross_validate(wide, n_folds=3, lambdas=grid, return_path=True, screening=True, tol=1e-9)
+    path = mc.fit_path(wide, grid, screening=True, tol=1e-9)
     np.testing.assert_allclose(np.asarray(cv.path.lambdas), grid)
     np.testing.assert_allclose(np.asarray(cv.path.objective), np.asarray(path.objective), rtol=1e-10)
 
 
-def test_cv_progress_counts_the_path_in_the_batch(wide_mixed, capsys):
-    mc.cross_validate(wide_mixed, n_folds=3, n_lambdas=4, return_path=True, screening=True, progress=True)
+def test_cv_progress_counts_the_path_in_the_batch(wide, capsys):
+    mc.cross_validate(wide, n_folds=3, n_lambdas=4, return_path=True, screening=True, progress=True)
     err = capsys.readouterr().err
     assert "16/16" in err and "17/16" not in err
 
 
-def test_return_path_must_be_a_bool(wide_mixed):
+def test_return_path_must_be_a_bool(wide):
     with pytest.raises(ValueError, match="return_path='yes' must be True"):
-        mc.cross_validate(wide_mixed, n_folds=3, n_lambdas=4, return_path="yes")
+        mc.cross_validate(wide, n_folds=3, n_lambdas=4, return_path="yes")

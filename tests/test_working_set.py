@@ -15,12 +15,6 @@ from mtlcomb_jax.working_set import (FINE_BUCKETS_FROM, MIN_BUCKET, _padded_colu
                                      initial_sets, smallest_bucket)
 
 
-@pytest.fixture(scope="module")
-def wide():
-    Xs, ys, types, _ = simulate(n_tasks=4, n=50, p=300, n_true=6, n_cls=2)
-    return mc.MultiTaskData.from_tasks(Xs, ys, types)
-
-
 @pytest.mark.parametrize("intercept", [True, False])
 def test_screened_path_equals_the_full_scan(wide, intercept):
     common = dict(n_lambdas=12, lambda_min_ratio=0.02, intercept=intercept, tol=1e-9)
