@@ -8,7 +8,6 @@ import jax.numpy as jnp
 
 import mtlcomb_jax as mc
 from mtlcomb_jax import working_set
-from conftest import simulate
 from mtlcomb_jax.path import use_working_sets
 from mtlcomb_jax.simulate import simulate_mixed_tasks
 from mtlcomb_jax.working_set import (FINE_BUCKETS_FROM, MIN_BUCKET, _padded_columns, bucket_size, grown_sets,
