@@ -10,6 +10,7 @@ from .cv import CVResult, cross_validate, make_folds
 from .data import MultiTaskData
 from .path import PathResult, fit_path, lambda_grid, lambda_max
 from .prediction import decision_function, load_model, predict, save_model
+from .sharding import use_cpu_cores
 from .solver import ConvergenceWarning, SolveResult, solve
 from .stability import StabilityResult, stability_selection
 from .tuning import TuningResult, tune_hyperparameters
@@ -20,7 +21,7 @@ __all__ = ["MultiTaskData", "solve", "SolveResult", "ConvergenceWarning", "fit_p
            "lambda_max", "lambda_grid", "cross_validate", "CVResult", "make_folds", "predict",
            "decision_function", "save_model", "load_model", "stability_selection", "StabilityResult",
            "tune_hyperparameters", "TuningResult", "MTLComb", "MTLCombCV", "plot_path", "plot_cv",
-           "plot_coefficients", "plot_stability", "enable_compilation_cache"]
+           "plot_coefficients", "plot_stability", "enable_compilation_cache", "use_cpu_cores"]
 
 _LAZY = {"MTLComb": "estimator", "MTLCombCV": "estimator",        # scikit-learn
          "plot_path": "plotting", "plot_cv": "plotting",            # matplotlib

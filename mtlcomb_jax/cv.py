@@ -18,7 +18,7 @@ import numpy as np
 from . import losses
 from .data import MultiTaskData
 from .progress import advance, progress_bar
-from .sharding import batch_devices, shard_leading_axis, to_host
+from .sharding import batch_devices, batch_mesh, shard_leading_axis, to_host, vmap_per_device
 from .working_set import working_set_path
 from .path import (PathResult, check_grid_args, check_lambdas, fit_path, lambda_max_problem, log_grid, scan_path,
                    use_working_sets)
@@ -182,13 +182,14 @@ def predictor_metrics(problem, test_w, z):
     return jnp.where(problem.is_classification, auc, mse), problem.scales * per_task_loss
 
 
-@partial(jax.jit, static_argnames=("intercept", "stop", "n_lambdas", "progress"))
+@partial(jax.jit, static_argnames=("intercept", "stop", "n_lambdas", "progress", "mesh"))
 def _cv_jit(problem, train_w, test_w, grid, ratio, tol, max_iter, *, intercept, stop, n_lambdas,
-            progress=False):
+            progress=False, mesh=None):
     """vmap over folds of the scanned path; returns per-fold lambdas and metrics.
 
     grid : (n_lambdas,) explicit lambdas, or None to use each fold's own log grid
-    from its lambda_max down to ``ratio * lambda_max``.
+    from its lambda_max down to ``ratio * lambda_max``. mesh : the folds' devices
+    (:func:`~mtlcomb_jax.sharding.batch_mesh`), each looping over its own folds.
     """
     def one_fold(w_train, w_test):
         fold_problem = problem._replace(weights=w_train)
@@ -208,7 +209,7 @@ def _cv_jit(problem, train_w, test_w, grid, ratio, tol, max_iter, *, intercept, 
                                                     progress=progress)
         return lambdas, metric, loss, n_iter, converged
 
-    return jax.vmap(one_fold)(train_w, test_w)
+    return vmap_per_device(one_fold, mesh)(train_w, test_w)
 
 
 @partial(jax.jit, static_argnames=("intercept", "n_lambdas"))
@@ -408,7 +409,8 @@ def cross_validate(data: MultiTaskData, *, n_folds=10, folds=None, stratify=True
         else:
             fold_lambdas, metric, loss, n_iter, converged = _cv_jit(
                 problem, train_w, test_w, grid, ratio, tol, max_iter,
-                intercept=bool(intercept), stop=stop, n_lambdas=L, progress=bool(progress))
+                intercept=bool(intercept), stop=stop, n_lambdas=L, progress=bool(progress),
+                mesh=batch_mesh(devices, int(train_w.shape[0])))
     fold_lambdas, metric, loss, n_iter, converged = to_host((fold_lambdas, metric, loss, n_iter, converged))
     warn_if_not_converged(converged, n_iter, what="cross_validate")
     path = None

@@ -154,7 +154,10 @@ def scan_path(problem: Problem, lambdas, W0, b0, tol, max_iter, *, intercept, st
                                        gamma0=gamma, intercept=intercept, stop=stop)
         carry_gamma = gamma if stop == "relative" else gamma_out
         if progress:
-            tick(lam)
+            # Tick with a per-problem value: under vmap the callback then counts every
+            # problem. lam is shared when the batch uses one grid (explicit CV lambdas,
+            # stability selection), and a shared value counted once per lambda.
+            tick(fit.n_iter)
         return (fit.W, fit.intercept, carry_gamma), per_lambda(fit)
 
     gamma0 = jnp.ones((), W0.dtype)

@@ -21,7 +21,7 @@ import numpy as np
 from .data import MultiTaskData
 from .path import check_grid_args, check_lambdas, lambda_grid, scan_path
 from .progress import progress_bar
-from .sharding import shard_leading_axis, to_host
+from .sharding import batch_mesh, shard_leading_axis, to_host, vmap_per_device
 from .solver import check_hyperparameters, check_stop, default_tol, make_problem, warn_if_not_converged
 
 
@@ -84,9 +84,10 @@ def subsample_weights(data: MultiTaskData, n_subsamples, fraction=0.5, *, strati
     return jnp.asarray(weights / weights.sum(axis=2, keepdims=True), data.X.dtype)
 
 
-@partial(jax.jit, static_argnames=("intercept", "stop", "progress"))
-def _subsample_paths(problem, weights, lambdas, tol, max_iter, *, intercept, stop, progress=False):
-    """vmap over subsamples of the scanned path; returns (B, L, p) selection masks and convergence."""
+@partial(jax.jit, static_argnames=("intercept", "stop", "progress", "mesh"))
+def _subsample_paths(problem, weights, lambdas, tol, max_iter, *, intercept, stop, progress=False, mesh=None):
+    """vmap over subsamples of the scanned path (each device of ``mesh`` over its own share, see
+    :func:`~mtlcomb_jax.sharding.vmap_per_device`); returns (B, L, p) selection masks and convergence."""
     def one_subsample(w):
         sub = problem._replace(weights=w)
         W0 = jnp.zeros((problem.X.shape[-1], problem.y.shape[0]), problem.y.dtype)
@@ -95,7 +96,7 @@ def _subsample_paths(problem, weights, lambdas, tol, max_iter, *, intercept, sto
                          per_lambda=lambda fit: (jnp.any(fit.W != 0, axis=1), fit.converged, fit.n_iter),
                          progress=progress)
 
-    return jax.vmap(one_subsample)(weights)
+    return vmap_per_device(one_subsample, mesh)(weights)
 
 
 def stability_selection(data: MultiTaskData, *, n_subsamples=50, fraction=0.5, threshold=0.6, lambdas=None,
@@ -141,7 +142,8 @@ def stability_selection(data: MultiTaskData, *, n_subsamples=50, fraction=0.5, t
     with progress_bar(n_subsamples * int(lambdas.shape[0]), "stability selection", "solve", bool(progress)):
         chosen, converged, n_iter = _subsample_paths(problem, weights, lambdas, tol, max_iter,
                                                      intercept=bool(intercept), stop=stop,
-                                                     progress=bool(progress))
+                                                     progress=bool(progress),
+                                                     mesh=batch_mesh(devices, n_subsamples))
     chosen, converged, n_iter = to_host((chosen, converged, n_iter))
     warn_if_not_converged(converged, n_iter, what="stability_selection")
     chosen = np.asarray(chosen)                                   # (B, L, p)

@@ -5,6 +5,11 @@ import pathlib
 import subprocess
 import sys
 
+import jax
+import pytest
+
+import mtlcomb_jax as mc
+
 SCRIPT = pathlib.Path(__file__).parent / "scripts" / "multidevice_check.py"
 
 
@@ -14,6 +19,7 @@ def test_four_host_devices_match_one():
     assert done.returncode == 0, done.stdout + done.stderr
     assert "cv: 4 devices vs 1" in done.stdout and "stability selection: 4 devices vs 1" in done.stdout
     assert "return_path on 4 devices" in done.stdout
+    assert "progress on 4 devices: cv 24 of 24, stability selection 48 of 48" in done.stdout
 
 
 def test_two_processes_agree_with_one():
@@ -23,3 +29,25 @@ def test_two_processes_agree_with_one():
                           timeout=900)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "process 1 of 2: 4 devices in all" in done.stdout
+
+
+def test_use_cpu_cores_sets_the_device_count_in_a_fresh_process():
+    # Called again once JAX has started, with the same count, it changes nothing.
+    code = ("import mtlcomb_jax as mc, jax; n = mc.use_cpu_cores(3); "
+            "print(n, jax.device_count(), mc.use_cpu_cores(3))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                          env=dict(os.environ, JAX_PLATFORMS="cpu"))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["3", "3", "3"]
+
+
+def test_use_cpu_cores_after_jax_started_says_when_to_call_it():
+    count = len(jax.devices("cpu"))   # JAX has started in this process: its device count is fixed
+    with pytest.raises(RuntimeError, match="right after importing mtlcomb_jax"):
+        mc.use_cpu_cores(count + 1)
+
+
+@pytest.mark.parametrize("bad", [0, -1, 1.5, True, "2"])
+def test_use_cpu_cores_rejects_a_bad_count(bad):
+    with pytest.raises(ValueError, match="n_devices=.* must be a positive integer"):
+        mc.use_cpu_cores(bad)

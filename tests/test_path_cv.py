@@ -53,6 +53,19 @@ def test_cv_progress_counts_every_fold_and_lambda(capsys):
     assert "15/15" in err and "16/15" not in err
 
 
+def test_progress_counts_every_problem_on_a_shared_grid(capsys):
+    # Explicit lambdas (CV) and stability selection share one grid across the batch;
+    # the bar must still count every problem at every lambda.
+    Xs, ys, types, _ = simulate(n_tasks=3, n=40, p=10, n_cls=1)
+    data = mc.MultiTaskData.from_tasks(Xs, ys, types)
+    grid = mc.lambda_grid(data, n_lambdas=5)
+    mc.cross_validate(data, n_folds=3, lambdas=grid, progress=True)
+    mc.stability_selection(data, n_subsamples=4, n_lambdas=5, progress=True)
+    err = capsys.readouterr().err
+    assert "15/15" in err and "20/20" in err
+    assert "16/15" not in err and "21/20" not in err
+
+
 @pytest.mark.parametrize("lambdas, message", [
     ([0.1, 0.5], "decreasing order"), ([0.5, -0.1], "positive and finite"), ([], "empty")])
 def test_bad_lambdas(tutorial, lambdas, message):

@@ -37,6 +37,18 @@ for n_folds in (3, 4):
     cv = mc.cross_validate(data, n_folds=n_folds, n_lambdas=6, screening=True, return_path=True, devices=devices)
     diff_path = max(diff_path, float(np.max(np.abs(np.asarray(cv.path.objective) / np.asarray(reference.objective) - 1))))
 print(f"return_path on 4 devices: max relative objective difference {diff_path:.2e}")
+# Progress bars count every problem when each device loops over its own share.
+import mtlcomb_jax.progress as progress_module  # noqa: E402
+ticks = []
+counted = progress_module.advance
+progress_module.advance = lambda done: (ticks.append(int(np.size(done))), counted(done))
+mc.cross_validate(data, n_folds=4, n_lambdas=6, devices=devices, progress=True)
+cv_ticks = sum(ticks)
+mc.stability_selection(data, n_subsamples=8, n_lambdas=6, devices=devices, progress=True)
+stability_ticks = sum(ticks) - cv_ticks
+progress_module.advance = counted
+print(f"progress on 4 devices: cv {cv_ticks} of 24, stability selection {stability_ticks} of 48")
 # Sharding changes the rounding of reductions, and the solver's step-size choices depend on
 # rounding, so the folds agree to the solver's accuracy (default gap tol), not bit for bit.
-sys.exit(0 if diff_cv <= 1e-9 and diff_sel == 0 and diff_path <= 1e-9 else 1)
+sys.exit(0 if diff_cv <= 1e-9 and diff_sel == 0 and diff_path <= 1e-9 and (cv_ticks, stability_ticks) == (24, 48)
+         else 1)
