@@ -23,7 +23,9 @@ def use_cpu_cores(n_devices=None):
     nothing (the R tutorial's 10-fold CV took 0.49 s on 2 cores and 0.49 s pinned to
     one). With one device per core each device runs its own folds' loops
     (:func:`vmap_per_device`): 0.25 s on 2 cores (``bench/bench_tutorial.py``, session 10).
-    Single fits and paths still run on one device.
+    Single fits and paths still run on one device. The cost is memory: every device
+    holds its own copy of the data (X), so for data near the machine's memory keep one
+    device, or pass ``devices=jax.devices()[:1]`` to the call that would spread.
 
     Call it right after ``import mtlcomb_jax``, before any JAX computation: JAX fixes its
     devices when it first runs something. It sets the ``jax_num_cpu_devices`` option
