@@ -350,9 +350,11 @@ def cross_validate(data: MultiTaskData, *, n_folds=10, folds=None, stratify=True
         each fold uses ``n_lambdas`` log-spaced values from its own lambda_max
         down to ``lambda_min_ratio`` times it
     similarity, ridge, intercept, loss_weighting, tol, max_iter, stop : as in ``solve``
-    devices : JAX devices to spread the folds over (default all local devices;
-        the results do not depend on it). With working sets (``screening``) they must
-        be this process's own devices: that loop runs on each process's host.
+    devices : JAX devices to spread the folds over (default all local devices), each
+        solving its own folds. The results do not depend on it beyond rounding, or with
+        working sets beyond ``tol`` (see :mod:`~mtlcomb_jax.sharding`). With working sets
+        (``screening``) they must be this process's own devices: that loop runs on each
+        process's host.
     progress : show a tqdm bar over the n_folds * n_lambdas solves
     screening : strong-rule working sets as in :func:`~mtlcomb_jax.path.fit_path`
         (the folds share one working set, the union of theirs; the loop over

@@ -1,8 +1,11 @@
 """Spreading a batch axis (folds, subsamples) over JAX devices.
 
-Results do not depend on the device count: the batch is split along its
-leading axis with a ``NamedSharding`` over a one-axis ``Mesh``, and each device
-runs the vmapped computation on its own share (:func:`vmap_per_device`).
+The batch is split along its leading axis with a ``NamedSharding`` over a one-axis
+``Mesh``, and each device runs the vmapped computation on its own share
+(:func:`vmap_per_device`). The results do not depend on the device count beyond
+rounding, except with working sets: there a problem that finishes a lambda early works
+ahead at the next one until the other problems of its device finish, so the next
+warm starts, and the solutions to within the solver's tol, depend on the devices.
 Single-device runs skip the placement entirely. On a CPU, :func:`use_cpu_cores`
 makes one device per core.
 """
