@@ -26,10 +26,6 @@ import numpy as np  # noqa: E402
 import mtlcomb_jax as mc  # noqa: E402
 from mtlcomb_jax.benchmarking import timed  # noqa: E402
 
-ONE_DEVICE = "--one-device" in sys.argv
-if not ONE_DEVICE:
-    mc.use_cpu_cores()   # before JAX's first computation
-
 R_PATH_SECONDS, R_CV_SECONDS = 8.1, 16.5
 FIXTURE = pathlib.Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "tutorial.npz"
 
@@ -39,6 +35,8 @@ def main():
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--one-device", action="store_true", help="leave JAX at one CPU device")
     args = parser.parse_args()
+    if not args.one_device:
+        mc.use_cpu_cores()   # before JAX's first computation
     raw = np.load(FIXTURE)
     T = 20
     types = ["classification" if t in raw["classification_tasks"] else "regression" for t in range(T)]
