@@ -18,7 +18,7 @@ import numpy as np
 from . import losses
 from .data import MultiTaskData
 from .progress import advance, progress_bar
-from .sharding import batch_devices, batch_mesh, shard_leading_axis, to_host, vmap_per_device
+from .sharding import spread_batch, to_host, vmap_per_device
 from .working_set import working_set_path
 from .path import (PathResult, check_grid_args, check_lambdas, fit_path, lambda_max_problem, log_grid, scan_path,
                    use_working_sets)
@@ -223,28 +223,30 @@ def _fold_grids(problem, train_w, ratio, *, intercept, n_lambdas):
     return jax.vmap(one)(train_w)
 
 
-@partial(jax.jit, static_argnames=("n_folds",))
-def _fold_outputs(problem, test_w, fit, z, *, n_folds):
+@partial(jax.jit, static_argnames=("n_folds", "with_full"))
+def _fold_outputs(problem, test_w, fit, z, *, n_folds, with_full):
     """What the screened CV keeps per lambda, in one program: the first n_folds problems'
-    held-out metrics from their solutions' predictors z (K, n_tasks, n_max), and with one
-    more problem (K = n_folds + 1) its :class:`~mtlcomb_jax.solver.Fit`, the full data's
-    path, without the batch axis and without W, which the loop keeps as rows (else None)."""
+    held-out metrics from their solutions' predictors z (K, n_tasks, n_max), and
+    ``with_full`` problem n_folds's :class:`~mtlcomb_jax.solver.Fit`, the full data's
+    path, without the batch axis and without W, which the loop keeps as rows (else None).
+    Rows after those are padding (:func:`~mtlcomb_jax.sharding.spread_batch`)."""
     metrics = jax.vmap(predictor_metrics, in_axes=(None, 0, 0))(problem, test_w, z)
-    with_full = test_w.shape[0] > n_folds
     return (jax.tree.map(lambda leaf: leaf[:n_folds], metrics),
-            jax.tree.map(lambda leaf: leaf[-1], fit._replace(W=None)) if with_full else None)
+            jax.tree.map(lambda leaf: leaf[n_folds], fit._replace(W=None)) if with_full else None)
 
 
-def _screened_cv(problem, train_w, test_w, grid, ratio, tol, max_iter, intercept, stop, n_lambdas, n_folds):
+def _screened_cv(problem, train_w, test_w, grid, ratio, tol, max_iter, intercept, stop, n_lambdas, n_folds,
+                 with_full):
     """The CV paths with shared strong-rule working sets (see :mod:`.working_set`).
 
-    train_w and test_w hold one row per fold, or one more (the full data's weights, see
-    :func:`fold_weights`): the full data's path then runs as one more problem of the
-    batch, sharing the folds' compiled programs and working sets, and comes back as its
-    lambdas and a :class:`~mtlcomb_jax.solver.Fit` stacked over them (else None).
+    train_w and test_w hold one row per fold, then ``with_full`` one more (the full
+    data's weights, see :func:`fold_weights`), then maybe padding
+    (:func:`~mtlcomb_jax.sharding.spread_batch`). The full data's path runs as one more
+    problem of the batch, sharing the folds' compiled programs and working sets, and
+    comes back as its lambdas and a :class:`~mtlcomb_jax.solver.Fit` stacked over them
+    (else None).
     """
     n_problems = train_w.shape[0]
-    with_full = n_problems > n_folds
     grids, lam_max, null = _fold_grids(problem, train_w, ratio, intercept=intercept, n_lambdas=n_lambdas)
     if grid is not None:
         grids = jnp.broadcast_to(grid, (n_problems, grid.shape[0]))
@@ -255,7 +257,7 @@ def _screened_cv(problem, train_w, test_w, grid, ratio, tol, max_iter, intercept
     ((metric, loss), full), n_iter, converged, W_full = working_set_path(
         batch, grids, jnp.zeros((n_problems, p, T), dtype), jnp.zeros((n_problems, T), dtype), tol,
         max_iter, intercept=intercept, stop=stop, lambda_start=np.asarray(lam_max), scale=np.asarray(null),
-        per_lambda=lambda fit, z: _fold_outputs(problem, test_w, fit, z, n_folds=n_folds),
+        per_lambda=lambda fit, z: _fold_outputs(problem, test_w, fit, z, n_folds=n_folds, with_full=with_full),
         on_lambda=advance, keep_W=n_folds if with_full else None)
     full_path = (jnp.asarray(grids[n_folds]), full._replace(W=W_full)) if with_full else None
     # working_set_path stacks lambdas first: (L, K, ...) -> (K, L, ...)
@@ -365,8 +367,7 @@ def cross_validate(data: MultiTaskData, *, n_folds=10, folds=None, stratify=True
         runs as one more problem of the folds' batch, so it compiles nothing of its own
         and shares their working sets: at the gene-expression benchmark's size that
         saves the path's programs and a separate loop (``bench/bench_genomics.py``).
-        Without working sets, or where one more problem would spread over fewer
-        devices, it is a separate :func:`fit_path`.
+        Without working sets it is a separate :func:`fit_path`.
 
     Returns
     -------
@@ -396,23 +397,23 @@ def cross_validate(data: MultiTaskData, *, n_folds=10, folds=None, stratify=True
         raise ValueError("devices spans several processes, but the CV with working sets (screening) runs its "
                          "loop over lambdas on each process's host and needs local devices: pass "
                          "devices=jax.local_devices(), or screening=False to shard the folds over all processes.")
-    # The full data's path as problem K + 1 of the screened batch, unless K + 1 problems
-    # would spread over fewer devices than K (batch_devices takes a divisor of the batch).
-    path_in_batch = bool(return_path) and screened and (
-        len(batch_devices(devices, K + 1)) >= len(batch_devices(devices, K)))
+    # The full data's path as problem K + 1 of the screened batch.
+    path_in_batch = bool(return_path) and screened
     train_w, test_w = fold_weights(data, fold_ids, K, with_full=path_in_batch)
-    train_w, test_w = shard_leading_axis((train_w, test_w), devices, train_w.shape[0])
+    # padded to use every device (spread_batch); the padding's results are dropped below
+    (train_w, test_w), mesh = spread_batch((train_w, test_w), devices, K + path_in_batch)
     ratio = jnp.asarray(lambda_min_ratio, data.X.dtype)
     full_path = None
     with progress_bar(int(train_w.shape[0]) * L, "cross-validation", "solve", bool(progress)):
         if screened:
             fold_lambdas, metric, loss, n_iter, converged, full_path = _screened_cv(
-                problem, train_w, test_w, grid, ratio, tol, max_iter, bool(intercept), stop, L, K)
+                problem, train_w, test_w, grid, ratio, tol, max_iter, bool(intercept), stop, L, K, path_in_batch)
         else:
             fold_lambdas, metric, loss, n_iter, converged = _cv_jit(
                 problem, train_w, test_w, grid, ratio, tol, max_iter,
-                intercept=bool(intercept), stop=stop, n_lambdas=L, progress=bool(progress),
-                mesh=batch_mesh(devices, int(train_w.shape[0])))
+                intercept=bool(intercept), stop=stop, n_lambdas=L, progress=bool(progress), mesh=mesh)
+            fold_lambdas, metric, loss, n_iter, converged = (
+                a[:K] for a in (fold_lambdas, metric, loss, n_iter, converged))
     fold_lambdas, metric, loss, n_iter, converged = to_host((fold_lambdas, metric, loss, n_iter, converged))
     warn_if_not_converged(converged, n_iter, what="cross_validate")
     path = None

@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 
@@ -76,6 +77,27 @@ def shard_leading_axis(arrays, devices, batch_size):
         return arrays
     sharding = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("batch"))
     return tuple(jax.device_put(a, sharding) for a in arrays)
+
+
+def spread_batch(arrays, devices, batch_size):
+    """Pad a batch for :func:`vmap_per_device` and place it: ``(arrays, mesh)``.
+
+    Each array's leading axis (batch_size rows) is padded with copies of its last row
+    to the busiest device's share times the devices used, so that a batch that does not
+    divide still uses them: 5 folds on 2 devices become 6 rows, 3 per device, where
+    :func:`batch_devices` (a divisor of the batch) would use one device. The padded rows
+    repeat a real problem's work (progress bars count it too); callers drop results
+    beyond ``batch_size``. ``mesh`` is None on one device.
+    """
+    devices = list(jax.local_devices() if devices is None else devices)
+    if not devices:
+        raise ValueError("devices is empty; pass None (all local devices) or a list of JAX devices.")
+    per_device = -(-batch_size // min(len(devices), batch_size))
+    used = devices[:-(-batch_size // per_device)]
+    size = len(used) * per_device
+    if size > batch_size:
+        arrays = tuple(jnp.concatenate([a, jnp.repeat(a[-1:], size - batch_size, axis=0)]) for a in arrays)
+    return shard_leading_axis(arrays, used, size), batch_mesh(used, size)
 
 
 def vmap_per_device(fn, mesh):

@@ -21,7 +21,7 @@ import numpy as np
 from .data import MultiTaskData
 from .path import check_grid_args, check_lambdas, lambda_grid, scan_path
 from .progress import progress_bar
-from .sharding import batch_mesh, shard_leading_axis, to_host, vmap_per_device
+from .sharding import spread_batch, to_host, vmap_per_device
 from .solver import check_hyperparameters, check_stop, default_tol, make_problem, warn_if_not_converged
 
 
@@ -137,14 +137,15 @@ def stability_selection(data: MultiTaskData, *, n_subsamples=50, fraction=0.5, t
         lambdas = jnp.asarray(check_lambdas(lambdas), data.X.dtype)
     tol = default_tol(stop, data.X.dtype) if tol is None else tol
     weights = subsample_weights(data, n_subsamples, fraction, stratify=stratify, seed=seed)
-    (weights,) = shard_leading_axis((weights,), devices, n_subsamples)
+    # padded to use every device (spread_batch); the padding's results are dropped below
+    (weights,), mesh = spread_batch((weights,), devices, n_subsamples)
     problem = make_problem(data, 0.0, similarity, ridge, loss_weighting)
-    with progress_bar(n_subsamples * int(lambdas.shape[0]), "stability selection", "solve", bool(progress)):
+    with progress_bar(int(weights.shape[0]) * int(lambdas.shape[0]), "stability selection", "solve",
+                      bool(progress)):
         chosen, converged, n_iter = _subsample_paths(problem, weights, lambdas, tol, max_iter,
                                                      intercept=bool(intercept), stop=stop,
-                                                     progress=bool(progress),
-                                                     mesh=batch_mesh(devices, n_subsamples))
-    chosen, converged, n_iter = to_host((chosen, converged, n_iter))
+                                                     progress=bool(progress), mesh=mesh)
+    chosen, converged, n_iter = to_host(tuple(a[:n_subsamples] for a in (chosen, converged, n_iter)))
     warn_if_not_converged(converged, n_iter, what="stability_selection")
     chosen = np.asarray(chosen)                                   # (B, L, p)
     frequencies = chosen.mean(axis=0)

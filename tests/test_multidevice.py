@@ -18,6 +18,7 @@ def test_four_host_devices_match_one():
     done = subprocess.run([sys.executable, str(SCRIPT)], env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "screened cv: 4 devices vs 1" in done.stdout
+    assert "folds returned (5, 5, True)" in done.stdout
     assert "cv: 4 devices vs 1" in done.stdout and "stability selection: 4 devices vs 1" in done.stdout
     assert "return_path on 4 devices" in done.stdout
     assert "progress on 4 devices: cv 24 of 24, stability selection 48 of 48" in done.stdout

@@ -22,6 +22,18 @@ four = mc.cross_validate(data, n_folds=4, n_lambdas=6, devices=devices)
 diff_cv = max(np.abs(one.task_metric - four.task_metric).max(), np.abs(one.fold_lambdas - four.fold_lambdas).max())
 print(f"cv: 4 devices vs 1, max abs difference {diff_cv:.2e}")
 
+# A batch that does not divide over the devices is padded to use them all (5 folds on
+# 2 devices: 6 rows; 5 subsamples on 4 devices: 3 devices, 6 rows); the padding is dropped.
+one5 = mc.cross_validate(data, n_folds=5, n_lambdas=6, devices=devices[:1])
+two5 = mc.cross_validate(data, n_folds=5, n_lambdas=6, devices=devices[:2])
+s5_one = mc.stability_selection(data, n_subsamples=5, n_lambdas=6, devices=devices[:1])
+s5_four = mc.stability_selection(data, n_subsamples=5, n_lambdas=6, devices=devices)
+diff_padded = max(float(np.abs(one5.task_metric - two5.task_metric).max()),
+                  float(np.abs(s5_one.frequencies - s5_four.frequencies).max()))
+shapes_padded = (two5.task_metric.shape[0], two5.n_iter.shape[0], s5_four.frequencies.shape == s5_one.frequencies.shape)
+print(f"padded batches: 5 folds on 2 devices and 5 subsamples on 4 vs 1 device, max abs difference "
+      f"{diff_padded:.2e}, folds returned {shapes_padded}")
+
 # With working sets (the loop over lambdas in Python, each device solving its own folds).
 # Problems done early work ahead at the next lambda until the rest of their device's
 # problems finish, so the next lambda's warm starts depend on the devices: the folds
@@ -38,8 +50,8 @@ print(f"stability selection: 4 devices vs 1, max abs difference {diff_sel:.2e}")
 
 s2 = mc.stability_selection(data, n_subsamples=6, n_lambdas=6, devices=devices)   # 6 subsamples: 3 devices used
 print(f"stability selection with 6 subsamples on 4 devices ran: {s2.frequencies.shape}")
-# The full data's path: with 3 folds it joins the batch (4 problems on 4 devices); with 4
-# folds it would leave 5 problems on 1 device, so it runs as a separate fit_path.
+# The full data's path joins the folds' batch: with 3 folds that makes 4 problems on 4
+# devices; with 4 folds 5 problems, padded to 6 on 3 devices.
 reference = mc.fit_path(data, n_lambdas=6, screening=True)
 diff_path = 0.0
 for n_folds in (3, 4):
@@ -59,5 +71,6 @@ progress_module.advance = counted
 print(f"progress on 4 devices: cv {cv_ticks} of 24, stability selection {stability_ticks} of 48")
 # Sharding changes the rounding of reductions, and the solver's step-size choices depend on
 # rounding, so the folds agree to the solver's accuracy (default gap tol), not bit for bit.
-sys.exit(0 if diff_cv <= 1e-9 and diff_screened <= 1e-9 and diff_sel == 0 and diff_path <= 1e-9 and (cv_ticks, stability_ticks) == (24, 48)
+sys.exit(0 if diff_cv <= 1e-9 and diff_padded <= 1e-9 and shapes_padded == (5, 5, True)
+         and diff_screened <= 1e-9 and diff_sel == 0 and diff_path <= 1e-9 and (cv_ticks, stability_ticks) == (24, 48)
          else 1)
