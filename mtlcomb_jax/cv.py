@@ -189,7 +189,7 @@ def _cv_jit(problem, train_w, test_w, grid, ratio, tol, max_iter, *, intercept, 
 
     grid : (n_lambdas,) explicit lambdas, or None to use each fold's own log grid
     from its lambda_max down to ``ratio * lambda_max``. mesh : the folds' devices
-    (:func:`~mtlcomb_jax.sharding.batch_mesh`), each looping over its own folds.
+    (:func:`~mtlcomb_jax.sharding.spread_batch`), each looping over its own folds.
     """
     def one_fold(w_train, w_test):
         fold_problem = problem._replace(weights=w_train)
@@ -357,7 +357,9 @@ def cross_validate(data: MultiTaskData, *, n_folds=10, folds=None, stratify=True
         working sets beyond ``tol`` (see :mod:`~mtlcomb_jax.sharding`). With working sets
         (``screening``) they must be this process's own devices: that loop runs on each
         process's host.
-    progress : show a tqdm bar over the n_folds * n_lambdas solves
+    progress : show a tqdm bar over the solves: n_folds * n_lambdas, plus n_lambdas for
+        the full data's path in the batch (``return_path`` with working sets) and for each
+        row that pads the batch to the devices (:func:`~mtlcomb_jax.sharding.spread_batch`)
     screening : strong-rule working sets as in :func:`~mtlcomb_jax.path.fit_path`
         (the folds share one working set, the union of theirs; the loop over
         lambdas then runs in Python around vmapped solves)

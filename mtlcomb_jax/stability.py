@@ -116,7 +116,8 @@ def stability_selection(data: MultiTaskData, *, n_subsamples=50, fraction=0.5, t
     similarity, ridge, intercept, loss_weighting, tol, max_iter, stop : as in ``solve``
     stratify, seed : subsampling of classification tasks by class; random seed
     devices : JAX devices to spread the subsamples over (results do not depend on it)
-    progress : show a tqdm bar over the B * n_lambdas solves
+    progress : show a tqdm bar over the B * n_lambdas solves (and n_lambdas more for each
+        row that pads the batch to the devices, see :func:`~mtlcomb_jax.sharding.spread_batch`)
 
     Returns
     -------
