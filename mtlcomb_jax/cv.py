@@ -236,7 +236,7 @@ def _fold_outputs(problem, test_w, fit, z, *, n_folds, with_full):
 
 
 def _screened_cv(problem, train_w, test_w, grid, ratio, tol, max_iter, intercept, stop, n_lambdas, n_folds,
-                 with_full):
+                 with_full, mesh):
     """The CV paths with shared strong-rule working sets (see :mod:`.working_set`).
 
     train_w and test_w hold one row per fold, then ``with_full`` one more (the full
@@ -244,7 +244,7 @@ def _screened_cv(problem, train_w, test_w, grid, ratio, tol, max_iter, intercept
     (:func:`~mtlcomb_jax.sharding.spread_batch`). The full data's path runs as one more
     problem of the batch, sharing the folds' compiled programs and working sets, and
     comes back as its lambdas and a :class:`~mtlcomb_jax.solver.Fit` stacked over them
-    (else None).
+    (else None). ``mesh``: the rows' devices (:func:`~mtlcomb_jax.sharding.spread_batch`).
     """
     n_problems = train_w.shape[0]
     grids, lam_max, null = _fold_grids(problem, train_w, ratio, intercept=intercept, n_lambdas=n_lambdas)
@@ -258,7 +258,7 @@ def _screened_cv(problem, train_w, test_w, grid, ratio, tol, max_iter, intercept
         batch, grids, jnp.zeros((n_problems, p, T), dtype), jnp.zeros((n_problems, T), dtype), tol,
         max_iter, intercept=intercept, stop=stop, lambda_start=np.asarray(lam_max), scale=np.asarray(null),
         per_lambda=lambda fit, z: _fold_outputs(problem, test_w, fit, z, n_folds=n_folds, with_full=with_full),
-        on_lambda=advance, keep_W=n_folds if with_full else None)
+        on_lambda=advance, keep_W=n_folds if with_full else None, mesh=mesh)
     full_path = (jnp.asarray(grids[n_folds]), full._replace(W=W_full)) if with_full else None
     # working_set_path stacks lambdas first: (L, K, ...) -> (K, L, ...)
     return (grids[:n_folds], jnp.swapaxes(metric, 0, 1), jnp.swapaxes(loss, 0, 1), n_iter[:, :n_folds].T,
@@ -409,14 +409,15 @@ def cross_validate(data: MultiTaskData, *, n_folds=10, folds=None, stratify=True
     with progress_bar(int(train_w.shape[0]) * L, "cross-validation", "solve", bool(progress)):
         if screened:
             fold_lambdas, metric, loss, n_iter, converged, full_path = _screened_cv(
-                problem, train_w, test_w, grid, ratio, tol, max_iter, bool(intercept), stop, L, K, path_in_batch)
+                problem, train_w, test_w, grid, ratio, tol, max_iter, bool(intercept), stop, L, K, path_in_batch,
+                mesh)
         else:
             fold_lambdas, metric, loss, n_iter, converged = _cv_jit(
                 problem, train_w, test_w, grid, ratio, tol, max_iter,
                 intercept=bool(intercept), stop=stop, n_lambdas=L, progress=bool(progress), mesh=mesh)
-            fold_lambdas, metric, loss, n_iter, converged = (
-                a[:K] for a in (fold_lambdas, metric, loss, n_iter, converged))
-    fold_lambdas, metric, loss, n_iter, converged = to_host((fold_lambdas, metric, loss, n_iter, converged))
+    # on the host: drop the padding rows (the screened CV's outputs hold the folds only)
+    fold_lambdas, metric, loss, n_iter, converged = (
+        a[:K] for a in to_host((fold_lambdas, metric, loss, n_iter, converged)))
     warn_if_not_converged(converged, n_iter, what="cross_validate")
     path = None
     if full_path is not None:

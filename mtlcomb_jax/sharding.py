@@ -1,8 +1,8 @@
 """Spreading a batch axis (folds, subsamples) over JAX devices.
 
 The batch is split along its leading axis with a ``NamedSharding`` over a one-axis
-``Mesh``, and each device runs the vmapped computation on its own share
-(:func:`vmap_per_device`). The results do not depend on the device count beyond
+``Mesh`` (:func:`spread_batch`), and each device runs the batched computation on its
+own share (:func:`run_per_device`). The results do not depend on the device count beyond
 rounding, except with working sets: there a problem that finishes a lambda early works
 ahead at the next one until the other problems of its device finish, so the next
 warm starts, and the solutions to within the solver's tol, depend on the devices.
@@ -26,7 +26,7 @@ def use_cpu_cores(n_devices=None):
     cores; for the small products of a fold batch (T=20, n=100, p=200) that gains
     nothing (the R tutorial's 10-fold CV took 0.49 s on 2 cores and 0.49 s pinned to
     one). With one device per core each device runs its own folds' loops
-    (:func:`vmap_per_device`): 0.25 s on 2 cores (``bench/bench_tutorial.py``, session 10).
+    (:func:`run_per_device`): 0.25 s on 2 cores (``bench/bench_tutorial.py``, session 10).
     Single fits and paths still run on one device. The cost is memory: every device
     holds its own copy of the data (X), so for data near the machine's memory keep one
     device, or pass ``devices=jax.devices()[:1]`` to the call that would spread.
@@ -53,72 +53,59 @@ def use_cpu_cores(n_devices=None):
     return int(n_devices)
 
 
-def batch_devices(devices, batch_size):
-    """The largest number of the given devices (default: all local ones) that divides batch_size."""
-    devices = list(jax.local_devices() if devices is None else devices)
-    if not devices:
-        raise ValueError("devices is empty; pass None (all local devices) or a list of JAX devices.")
-    count = max(d for d in range(1, len(devices) + 1) if batch_size % d == 0)
-    return devices[:count]
-
-
-def batch_mesh(devices, batch_size):
-    """A one-axis (``"batch"``) Mesh over ``batch_devices(devices, batch_size)``; None for one device."""
-    used = batch_devices(devices, batch_size)
-    if len(used) == 1:
-        return None
-    return jax.sharding.Mesh(np.array(used), ("batch",))
-
-
-def shard_leading_axis(arrays, devices, batch_size):
-    """Place each array's leading (batch) axis across ``batch_devices(devices, batch_size)``."""
-    mesh = batch_mesh(devices, batch_size)
-    if mesh is None:
-        return arrays
-    sharding = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("batch"))
-    return tuple(jax.device_put(a, sharding) for a in arrays)
+BATCH = jax.sharding.PartitionSpec("batch")   #: the leading (problem) axis, split over the devices
 
 
 def spread_batch(arrays, devices, batch_size):
-    """Pad a batch for :func:`vmap_per_device` and place it: ``(arrays, mesh)``.
+    """Pad a batch for :func:`run_per_device` and place it: ``(arrays, mesh)``.
 
     Each array's leading axis (batch_size rows) is padded with copies of its last row
     to the busiest device's share times the devices used, so that a batch that does not
-    divide still uses them: 5 folds on 2 devices become 6 rows, 3 per device, where
-    :func:`batch_devices` (a divisor of the batch) would use one device. The padded rows
-    repeat a real problem's work (progress bars count it too); callers drop results
-    beyond ``batch_size``. ``mesh`` is None on one device.
+    divide still uses them: 5 folds on 2 devices become 6 rows, 3 per device (a divisor
+    of the batch, as before session 10, used one device). The padded rows repeat a real
+    problem's work (progress bars count it too); callers drop results beyond
+    ``batch_size``. ``devices`` defaults to all local ones; ``mesh`` is a one-axis
+    (``"batch"``) Mesh, or None on one device (then nothing is padded or placed).
     """
     devices = list(jax.local_devices() if devices is None else devices)
     if not devices:
         raise ValueError("devices is empty; pass None (all local devices) or a list of JAX devices.")
     per_device = -(-batch_size // min(len(devices), batch_size))
     used = devices[:-(-batch_size // per_device)]
+    if len(used) == 1:
+        return arrays, None
     size = len(used) * per_device
     if size > batch_size:
         arrays = tuple(jnp.concatenate([a, jnp.repeat(a[-1:], size - batch_size, axis=0)]) for a in arrays)
-    return shard_leading_axis(arrays, used, size), batch_mesh(used, size)
+    mesh = jax.sharding.Mesh(np.array(used), ("batch",))
+    placement = jax.sharding.NamedSharding(mesh, BATCH)
+    return tuple(jax.device_put(a, placement) for a in arrays), mesh
+
+
+def run_per_device(batched_fn, mesh, in_specs=BATCH):
+    """``batched_fn`` (already over a leading batch axis), with a ``mesh`` (see
+    :func:`spread_batch`) run by each device on its own share of the batch (``shard_map``).
+
+    Why not leave it to the sharded inputs: then a batched ``while_loop`` stays one loop
+    over the whole batch, spread over the devices, and every iteration all-reduces "is
+    any problem still running" across them; each device also keeps iterating until the
+    slowest problem of the whole batch is done. Here each device runs its own loop over
+    its own problems and never waits for the others. On the R tutorial's 10-fold CV with
+    2 host devices (2 cores) the all-reduce thunks summed to 0.20 s of a 0.45 s profiled
+    run (``jax.profiler``, session 10); with a loop per device the CV takes 0.25 s
+    against 0.34 s. ``in_specs``: :data:`BATCH` for batched arguments, ``PartitionSpec()``
+    for replicated ones (a pytree prefix of the arguments); values that ``batched_fn``
+    closes over are replicated. The outputs are all batched.
+    """
+    if mesh is None:
+        return batched_fn
+    return jax.shard_map(batched_fn, mesh=mesh, in_specs=in_specs, out_specs=BATCH, check_vma=False)
 
 
 def vmap_per_device(fn, mesh):
-    """``jax.vmap(fn)`` over the leading axis of every argument; with a ``mesh`` (see
-    :func:`batch_mesh`), each device vmaps over its own share of that axis.
-
-    Why not leave it to the sharded inputs: then the vmapped ``while_loop`` of a path stays
-    one loop over the whole batch, spread over the devices, and every iteration
-    all-reduces "is any problem still running" across them; each device also keeps
-    iterating until the slowest problem of the whole batch is done. Here (``shard_map``)
-    each device runs its own loop over its own problems and never waits for the others.
-    On the R tutorial's 10-fold CV with 2 host devices (2 cores) the all-reduce thunks
-    summed to 0.20 s of a 0.45 s profiled run (``jax.profiler``, session 10); with a loop
-    per device the CV takes 0.25 s against 0.34 s.
-    Values that ``fn`` closes over are replicated on every device.
-    """
-    batched = jax.vmap(fn)
-    if mesh is None:
-        return batched
-    spec = jax.sharding.PartitionSpec("batch")
-    return jax.shard_map(batched, mesh=mesh, in_specs=spec, out_specs=spec, check_vma=False)
+    """``jax.vmap(fn)`` over the leading axis of every argument, each device of ``mesh`` on
+    its own share (:func:`run_per_device`)."""
+    return run_per_device(jax.vmap(fn), mesh)
 
 
 def to_host(tree):

@@ -146,7 +146,7 @@ def stability_selection(data: MultiTaskData, *, n_subsamples=50, fraction=0.5, t
         chosen, converged, n_iter = _subsample_paths(problem, weights, lambdas, tol, max_iter,
                                                      intercept=bool(intercept), stop=stop,
                                                      progress=bool(progress), mesh=mesh)
-    chosen, converged, n_iter = to_host(tuple(a[:n_subsamples] for a in (chosen, converged, n_iter)))
+    chosen, converged, n_iter = (a[:n_subsamples] for a in to_host((chosen, converged, n_iter)))
     warn_if_not_converged(converged, n_iter, what="stability_selection")
     chosen = np.asarray(chosen)                                   # (B, L, p)
     frequencies = chosen.mean(axis=0)

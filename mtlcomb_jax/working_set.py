@@ -59,7 +59,7 @@ from .host_memory import release_if_large
 from . import losses
 from .penalties import row_norms
 from .batched import BatchResult, solve_batch
-from .sharding import to_host
+from .sharding import BATCH, run_per_device, to_host
 from .solver import (Fit, Problem, _derivatives, gradients_and_dual_point, kkt_residual, max_column_norms,
                      objective_value, profiles_intercepts, scaled_dual_value)
 
@@ -250,8 +250,8 @@ def solve_on_columns(problem: Problem, W, columns, valid, b0, z0, gamma0, tol, m
     loop only (a use after the loop would make XLA copy it); certificates come from
     :func:`full_check`.
 
-    ``mesh`` (the problems' devices, see :func:`batch_mesh_of`): each device runs the
-    loop over its own problems (as :func:`~.sharding.vmap_per_device`), instead of one
+    ``mesh`` (the problems' devices, see :func:`~.sharding.spread_batch`): each device runs
+    the loop over its own problems (:func:`~.sharding.run_per_device`), instead of one
     loop over all that all-reduces its test every iteration.
     """
     axes = _BATCH_AXES if shared else _BATCH_AXES._replace(X=0)
@@ -261,23 +261,9 @@ def solve_on_columns(problem: Problem, W, columns, valid, b0, z0, gamma0, tol, m
         return solve_batch(problem, axes, W0, b0, z0, gamma0, tol, max_iter, next_lam, work_ahead,
                            intercept=intercept, stop=stop)
 
-    if mesh is None:
-        return solve(problem, W0, b0, z0, gamma0, next_lam, work_ahead)
-    batch, replicated = jax.sharding.PartitionSpec("batch"), jax.sharding.PartitionSpec()
-    problem_specs = Problem(*(replicated if axis is None else batch for axis in axes))
-    per_device = jax.shard_map(solve, mesh=mesh, in_specs=(problem_specs,) + (batch,) * 6, out_specs=batch,
-                               check_vma=False)
-    return per_device(problem, W0, b0, z0, gamma0, next_lam, work_ahead)
-
-
-def batch_mesh_of(weights):
-    """The one-axis ``"batch"`` Mesh that ``weights`` (K, ...) is spread over
-    (:func:`~.sharding.shard_leading_axis`), or None (one device, or another placement)."""
-    sharding = getattr(weights, "sharding", None)
-    if isinstance(sharding, jax.sharding.NamedSharding) and sharding.mesh.axis_names == ("batch",) \
-            and sharding.mesh.size > 1 and sharding.spec == jax.sharding.PartitionSpec("batch"):
-        return sharding.mesh
-    return None
+    problem_specs = Problem(*(jax.sharding.PartitionSpec() if axis is None else BATCH for axis in axes))
+    return run_per_device(solve, mesh, in_specs=(problem_specs,) + (BATCH,) * 6)(
+        problem, W0, b0, z0, gamma0, next_lam, work_ahead)
 
 
 def _take_best(chosen, candidates, priority, limit):
@@ -495,7 +481,7 @@ def _dense_from_rows(rows, lambda_ids, columns, *, n_lambdas, n_features):
 
 
 def working_set_path(problem: Problem, lambdas, W0, b0, tol, max_iter, *, intercept, stop, lambda_start, scale,
-                     per_lambda=None, on_lambda=None, max_rounds=30, squeeze=False, keep_W=None):
+                     per_lambda=None, on_lambda=None, max_rounds=30, squeeze=False, keep_W=None, mesh=None):
     """K warm-started paths with strong-rule working sets.
 
     Parameters
@@ -514,6 +500,8 @@ def working_set_path(problem: Problem, lambdas, W0, b0, tol, max_iter, *, interc
         converged as (L,)
     keep_W : optional index of the problem whose W to return, (L, p, T), assembled at the
         end from its working sets' rows (see :class:`_KeptRows`)
+    mesh : the devices the K problems are spread over (:func:`~.sharding.spread_batch`),
+        each solving its own; None on one device
 
     Returns
     -------
@@ -529,7 +517,6 @@ def working_set_path(problem: Problem, lambdas, W0, b0, tol, max_iter, *, interc
     # One shared X gathers cheaply per problem (K x n x m); padded per-task X would cost
     # K x T x n x m, so those problems share one set, the union of theirs.
     shared = problem.X.ndim == 3
-    mesh = batch_mesh_of(problem.weights)
     W, b = W0, b0
     z = predictors(problem, W, b)
     start = _Start(W=W, b=b, z=z, gamma=jnp.ones((n_problems,), dtype))

@@ -53,3 +53,13 @@ def test_use_cpu_cores_after_jax_started_says_when_to_call_it():
 def test_use_cpu_cores_rejects_a_bad_count(bad):
     with pytest.raises(ValueError, match="n_devices=.* must be a positive integer"):
         mc.use_cpu_cores(bad)
+
+
+def test_empty_devices_say_what_to_pass():
+    from mtlcomb_jax.simulate import simulate_mixed_tasks
+    Xs, ys, types, _ = simulate_mixed_tasks(1, 1, 8, 2, 30, seed=0)
+    data = mc.MultiTaskData.from_tasks(Xs, ys, types)
+    with pytest.raises(ValueError, match="devices is empty; pass None"):
+        mc.cross_validate(data, n_folds=3, n_lambdas=3, devices=[])
+    with pytest.raises(ValueError, match="devices is empty; pass None"):
+        mc.stability_selection(data, n_subsamples=2, n_lambdas=3, devices=[])
