@@ -21,7 +21,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from .solver import FistaState, Problem, _stop_scale, fista_step, init_state, max_column_norms
+from .solver import FistaState, Problem, _stop_scale, fista_step, init_state, max_column_norms, null_start
 
 
 class BatchResult(NamedTuple):
@@ -64,7 +64,11 @@ def solve_batch(problem: Problem, axes, W0, b0, z0, gamma0, tol, max_iter, next_
     step = jax.vmap(lambda s, p, c, norms: fista_step(s, p, tol, c, norms, intercept=intercept, stop=stop),
                     in_axes=(0, axes, 0, 0))
     restart = jax.vmap(_restart, in_axes=(0, axes))
+    # Problems at or above their lambda_max start at their exact solution and take no step.
+    W0, b0, z0, above = jax.vmap(lambda p, W, b, z: null_start(p, W, b, z, intercept),
+                                 in_axes=(axes, 0, 0, 0))(problem, W0, b0, z0)
     state = jax.vmap(init_state, in_axes=(axes, 0, 0, 0, 0))(problem, W0, b0, gamma0, z0)
+    state = state._replace(done=above)
     K = W0.shape[0]
     ahead = jnp.zeros((K,), bool)
 

@@ -91,10 +91,25 @@ class MultiTaskData:
         return resolve_task_index(task, self.task_names)
 
     def with_weights(self, weights) -> "MultiTaskData":
-        """A copy with new (n_tasks, n_max) sample weights (renormalised per task)."""
-        weights = jnp.asarray(weights, dtype=self.X.dtype) * self.mask
-        totals = weights.sum(axis=1, keepdims=True)
-        return dataclasses.replace(self, weights=weights / jnp.where(totals > 0, totals, 1.0))
+        """A copy with new (n_tasks, n_max) sample weights (renormalised per task; padding gets 0).
+
+        The weights must be finite and non-negative, give every task a positive total, and
+        leave both classes of every classification task with positive weight.
+        """
+        w = np.asarray(weights)
+        shape = tuple(self.y.shape)
+        if w.shape != shape:
+            raise ValueError(f"weights has shape {w.shape}; with_weights takes one weight per sample and task, "
+                             f"shape (n_tasks, n_max) = {shape} (padding entries are ignored).")
+        mask = np.asarray(self.mask)
+        w = _checked_weights(w, "weights") * mask
+        rows = [_normalised_weights(w[t, mask[t]], int(mask[t].sum()), f"weights[{t}]", self.task_names[t])
+                for t in range(self.n_tasks)]
+        out = np.zeros(shape, dtype=np.float64)
+        for t, row in enumerate(rows):
+            out[t, mask[t]] = row
+        _check_weighted_classes(out, np.asarray(self.y), self.task_types, self.task_names, "weights")
+        return dataclasses.replace(self, weights=jnp.asarray(out, dtype=self.X.dtype))
 
     def replace(self, **changes) -> "MultiTaskData":
         """A copy with some array fields replaced (no validation, so it works on traced values).
@@ -138,18 +153,21 @@ class MultiTaskData:
             raise ValueError("Xs is empty: pass a list with one (n_t, n_features) array per task.")
         if len(ys) != n_tasks:
             raise ValueError(f"Xs has {n_tasks} tasks but ys has {len(ys)}; pass one target array per task.")
-        types = _parse_task_types(task_types, n_tasks)
-        Xs = [_as_matrix(X, f"Xs[{t}]") for t, X in enumerate(Xs)]
+        task_names = _names(task_names, n_tasks, "task", "task_names")
+        feature_names = _frame_columns(Xs, feature_names)
+        types = _parse_task_types(task_types, n_tasks, task_names)
+        Xs = [_as_matrix(X, f"Xs[{t}] (task {task_names[t]!r})") for t, X in enumerate(Xs)]
         p = Xs[0].shape[1]
         for t, X in enumerate(Xs):
             if X.shape[1] != p:
-                raise ValueError(f"Xs[{t}] has {X.shape[1]} features but Xs[0] has {p}; every task must "
-                                 "have the same features in the same column order.")
+                raise ValueError(f"Xs[{t}] (task {task_names[t]!r}) has {X.shape[1]} features but Xs[0] has {p}; "
+                                 "every task must have the same features in the same column order.")
             if X.shape[0] == 0:
-                raise ValueError(f"task {t} is empty (Xs[{t}] has 0 rows); drop the task or give it samples.")
+                raise ValueError(f"task {task_names[t]!r} is empty (Xs[{t}] has 0 rows); drop the task or give "
+                                 "it samples.")
         dtype = np.result_type(*[X.dtype for X in Xs])
         weights_in = _per_task_list(sample_weights, n_tasks, "sample_weights")
-        positives = _per_task_list(positive_labels, n_tasks, "positive_labels")
+        positives = _per_task_list(positive_labels, n_tasks, "positive_labels", task_names)
         n_max = max(X.shape[0] for X in Xs)
 
         X_pad = np.zeros((n_tasks, n_max, p), dtype=dtype)
@@ -159,12 +177,14 @@ class MultiTaskData:
         classes = []
         for t in range(n_tasks):
             n_t = Xs[t].shape[0]
-            y_t, cls_t = _encode_targets(ys[t], types[t], positives[t], f"ys[{t}]", n_t)
+            label = f"ys[{t}] (task {task_names[t]!r})"
+            y_t, cls_t = _encode_targets(ys[t], types[t], positives[t], label, n_t)
             X_pad[t, :n_t] = Xs[t]
             y_pad[t, :n_t] = y_t
-            w_pad[t, :n_t] = _normalised_weights(weights_in[t], n_t, f"sample_weights[{t}]")
+            w_pad[t, :n_t] = _normalised_weights(weights_in[t], n_t, f"sample_weights[{t}]", task_names[t])
             mask[t, :n_t] = True
             classes.append(cls_t)
+        _check_weighted_classes(w_pad, y_pad, types, task_names, "sample_weights")
         return cls._assemble(X_pad, y_pad, w_pad, mask, types, classes, feature_names, task_names, p)
 
     @classmethod
@@ -175,39 +195,58 @@ class MultiTaskData:
         X is stored once and used for all tasks; ``sample_weights`` may be one
         (n_samples,) array shared by all tasks or (n_samples, n_tasks).
         """
+        if isinstance(X, (list, tuple)) and len(X) > 0 and np.ndim(X[0]) == 2:
+            raise ValueError("X is a list of per-task arrays; from_outcomes takes one shared X (n_samples, "
+                             "n_features). Use MultiTaskData.from_tasks(Xs, ys, task_types) for one X per task.")
+        if feature_names is None and hasattr(X, "columns"):
+            feature_names = [str(c) for c in X.columns]
+        if task_names is None and hasattr(Y, "columns"):
+            task_names = [str(c) for c in Y.columns]
+        if task_names is None and getattr(Y, "ndim", None) == 1 and getattr(Y, "name", None) is not None:
+            task_names = [str(Y.name)]
         X = _as_matrix(X, "X")
-        Y = np.asarray(Y)
+        # A DataFrame's columns may have different dtypes (labels beside numbers): keep them apart.
+        outcomes = [_as_array(Y[c], f"Y[{c!r}]") for c in Y.columns] if hasattr(Y, "columns") else None
+        Y = _as_array(Y, "Y") if outcomes is None else np.empty((len(Y), len(outcomes)))
         if Y.ndim == 1:
             Y = Y[:, None]
         if Y.ndim != 2:
             raise ValueError(f"Y must be 2-D (n_samples, n_tasks); got shape {Y.shape}.")
+        if outcomes is None:
+            outcomes = [Y[:, t] for t in range(Y.shape[1])]
         n, n_tasks = Y.shape
         if X.shape[0] != n:
             raise ValueError(f"X has {X.shape[0]} rows but Y has {n}; X and Y must have one row per sample.")
         if n == 0:
             raise ValueError("X has 0 rows: every task needs samples.")
-        types = _parse_task_types(task_types, n_tasks)
-        positives = _per_task_list(positive_labels, n_tasks, "positive_labels")
+        task_names = _names(task_names, n_tasks, "task", "task_names")
+        types = _parse_task_types(task_types, n_tasks, task_names)
+        positives = _per_task_list(positive_labels, n_tasks, "positive_labels", task_names)
         if sample_weights is None:
             weights_in = [None] * n_tasks
         else:
-            sw = np.asarray(sample_weights)
-            if sw.ndim == 1:
+            sw = _as_array(sample_weights, "sample_weights")
+            if sw.ndim == 1 and sw.shape[0] == n:
                 weights_in = [sw] * n_tasks
             elif sw.ndim == 2 and sw.shape == (n, n_tasks):
                 weights_in = [sw[:, t] for t in range(n_tasks)]
             else:
-                raise ValueError(f"sample_weights has shape {sw.shape}; pass ({n},) or ({n}, {n_tasks}).")
+                raise ValueError(f"sample_weights has shape {sw.shape}; pass one weight per sample, ({n},), or "
+                                 f"one per sample and task, ({n}, {n_tasks}).")
         dtype = X.dtype
         y_out = np.zeros((n_tasks, n), dtype=dtype)
         w_out = np.zeros((n_tasks, n), dtype=dtype)
         classes = []
         for t in range(n_tasks):
-            y_t, cls_t = _encode_targets(Y[:, t], types[t], positives[t], f"Y[:, {t}]", n)
+            label = f"Y[:, {t}] (task {task_names[t]!r})"
+            y_t, cls_t = _encode_targets(outcomes[t], types[t], positives[t], label, n)
             y_out[t] = y_t
-            w_out[t] = _normalised_weights(weights_in[t], n, f"sample_weights for task {t}")
+            w_out[t] = _normalised_weights(weights_in[t], n, f"sample_weights for task {task_names[t]!r}",
+                                           task_names[t])
             classes.append(cls_t)
+        _check_weighted_classes(w_out, y_out, types, task_names, "sample_weights")
         mask = np.ones((n_tasks, n), dtype=bool)
+        feature_names = _names(feature_names, X.shape[1], "x", "feature_names")
         return cls._assemble(X, y_out, w_out, mask, types, classes, feature_names, task_names, X.shape[1])
 
     @classmethod
@@ -230,52 +269,148 @@ jax.tree_util.register_dataclass(
 
 # -- validation helpers ---------------------------------------------------------
 def infer_task_types(ys):
-    """'classification' for a target with exactly two distinct values, else 'regression' (one per task)."""
-    return [CLASSIFICATION if np.unique(np.asarray(y)).size == 2 else REGRESSION for y in ys]
+    """One type per task: 'classification' for a target with exactly two distinct values or
+    with non-numeric values (strings, booleans: labels; the classification check then says
+    how many it has), else 'regression'."""
+    types = []
+    for y in ys:
+        y = _as_array(y, "y")
+        if y.dtype.kind in "biufc":
+            types.append(CLASSIFICATION if y.dtype.kind == "b" or np.unique(y).size == 2 else REGRESSION)
+        else:
+            types.append(CLASSIFICATION)
+    return types
 
 
 def resolve_task_index(task, task_names) -> int:
     """Index of ``task`` (an int or one of ``task_names``); ValueError naming the fix otherwise."""
     n_tasks = len(task_names)
-    if isinstance(task, (int, np.integer)) and not isinstance(task, bool):
+    if isinstance(task, (int, np.integer)) and not isinstance(task, (bool, np.bool_)):
         if 0 <= int(task) < n_tasks:
             return int(task)
         raise ValueError(f"task={task} is out of range: there are {n_tasks} tasks "
                          f"(0 to {n_tasks - 1}); pass an index in that range or a task name.")
-    if task in task_names:
+    if isinstance(task, str) and task in task_names:
         return task_names.index(task)
-    raise ValueError(f"task={task!r} is unknown; known tasks are {list(task_names)}.")
+    raise ValueError(f"task={task!r} is unknown; pass a task index (0 to {n_tasks - 1}) or one of the task "
+                     f"names {list(task_names)}.")
 
 
 def _as_list(obj, name):
-    if isinstance(obj, np.ndarray) and obj.dtype != object and obj.ndim >= 2:
-        return [obj[t] for t in range(obj.shape[0])]  # a stacked (n_tasks, ...) array
+    if isinstance(obj, np.ndarray) and obj.dtype != object and obj.ndim >= 3:
+        return [obj[t] for t in range(obj.shape[0])]  # a stacked (n_tasks, n, p) array
+    if isinstance(obj, np.ndarray) and obj.dtype != object and obj.ndim == 2 and name == "ys":
+        return [obj[t] for t in range(obj.shape[0])]  # a stacked (n_tasks, n) array
     if isinstance(obj, (list, tuple)):
         return list(obj)
+    if name == "Xs" and np.ndim(obj) == 2:
+        raise ValueError("Xs is one 2-D array; from_tasks takes a list with one (n_t, n_features) array per task. "
+                         "For one X shared by every outcome use MultiTaskData.from_outcomes(X, Y, task_types).")
     raise ValueError(f"{name} must be a list with one array per task; got {type(obj).__name__}.")
 
 
+def _as_array(values, name):
+    """A NumPy array from an array, list, pandas Series or DataFrame; complex values refused."""
+    if hasattr(values, "to_numpy"):
+        values = values.to_numpy()
+    arr = np.asarray(values)
+    if arr.dtype.kind == "c":
+        raise ValueError(f"{name} is complex; MTLComb fits real data. Pass the real part (np.real) or split "
+                         "real and imaginary parts into separate columns.")
+    return arr
+
+
+def _frame_columns(Xs, feature_names):
+    """The feature names: those given, else the DataFrames' common column names (refusing
+    frames whose columns differ), else None."""
+    columns = [tuple(str(c) for c in X.columns) for X in Xs if hasattr(X, "columns")]
+    if columns:
+        first = columns[0]
+        for t, cols in enumerate(columns):
+            if cols != first:
+                differ = sorted(set(cols) ^ set(first))[:5]
+                what = f"columns {differ} are not in both" if differ else "the same columns in another order"
+                raise ValueError(f"Xs[{t}] has other feature columns than Xs[0] ({what}); every task's DataFrame "
+                                 "must hold the same features in the same order (select them with "
+                                 "df[feature_list]).")
+    if feature_names is not None or not columns:
+        return feature_names
+    return list(columns[0])
+
+
+_MISSING_HINT = "impute or drop those entries before fitting"
+
+
 def _as_matrix(X, name):
-    if hasattr(X, "to_numpy"):
-        X = X.to_numpy()
-    X = np.asarray(X)
+    """A finite real 2-D float array (float32 or float64); the caller's array is never modified."""
+    columns = list(X.columns) if hasattr(X, "columns") else None
+    if columns is not None:
+        from pandas.api.types import is_bool_dtype, is_numeric_dtype
+        bad = [c for c in columns if not (is_numeric_dtype(X[c]) or is_bool_dtype(X[c]))]
+        if bad:
+            raise ValueError(f"{name} has non-numeric feature column(s) {[str(c) for c in bad[:5]]} (e.g. "
+                             f"{X[bad[0]].dropna().iloc[0] if X[bad[0]].notna().any() else None!r}); encode them "
+                             "as numbers (e.g. one-hot with pandas.get_dummies) or drop them.")
+        values = X.to_numpy()
+        # pandas' nullable dtypes (Int64, boolean) come out as objects holding pd.NA
+        X = X.to_numpy(dtype=np.float64, na_value=np.nan) if values.dtype == object else values
+    X = _as_array(X, name)
     if X.ndim != 2:
         raise ValueError(f"{name} must be 2-D (n_samples, n_features); got shape {X.shape}.")
-    if not np.issubdtype(X.dtype, np.floating):
-        try:
-            X = X.astype(np.float64)
-        except (TypeError, ValueError):
-            raise ValueError(f"{name} has non-numeric entries (dtype {X.dtype}); encode features as numbers.")
+    if X.dtype in (np.float32, np.float64):
+        pass
+    elif X.dtype.kind == "f" or X.dtype.name == "bfloat16":
+        # float16 / bfloat16 rounding is too coarse for the solver's tolerances and
+        # certificates: compute in float32.
+        X = X.astype(np.float32)
+    elif X.dtype.kind in "biu":
+        X = X.astype(np.float64)
+    else:
+        X = _object_matrix(X, name)
     if not np.all(np.isfinite(X)):
         bad = np.argwhere(~np.isfinite(X))[0]
-        raise ValueError(f"{name} contains NaN or inf (first at row {bad[0]}, column {bad[1]}); "
-                         "impute or drop those entries before fitting.")
+        column = f"column {bad[1]}" if columns is None else f"column {columns[bad[1]]!r}"
+        raise ValueError(f"{name} contains NaN or inf (first at row {bad[0]}, {column}); {_MISSING_HINT}.")
     return X
 
 
-def _parse_task_types(task_types, n_tasks):
+def _object_matrix(X, name):
+    """A float64 matrix from an object (or string) array, naming the first entry that is not a number."""
+    out = np.empty(X.shape, dtype=np.float64)
+    for j in range(X.shape[1]):
+        try:
+            out[:, j] = [np.nan if v is None else v for v in X[:, j]]
+        except (TypeError, ValueError):
+            bad = next(v for v in X[:, j] if not _is_number(v))
+            raise ValueError(f"{name} has non-numeric entries in column {j} (e.g. {str(bad)!r}); encode features as "
+                             "numbers.") from None
+    return out
+
+
+def _is_number(value):
+    try:
+        float(value)
+        return True
+    except (TypeError, ValueError):
+        return value is None
+
+
+def _parse_task_types(task_types, n_tasks, task_names):
+    """One canonical type per task, from one string, a list, or a dict by task name."""
     if isinstance(task_types, str):
         task_types = [task_types] * n_tasks
+    elif isinstance(task_types, dict):
+        unknown = [k for k in task_types if str(k) not in task_names]
+        missing = [name for name in task_names if name not in {str(k) for k in task_types}]
+        if unknown or missing:
+            raise ValueError(f"task_types is a dict by task name, but {'it names unknown tasks ' + str(unknown) if unknown else ''}"
+                             f"{' and ' if unknown and missing else ''}"
+                             f"{'it lacks tasks ' + str(missing) if missing else ''}; the tasks are {list(task_names)}.")
+        by_name = {str(k): v for k, v in task_types.items()}
+        task_types = [by_name[name] for name in task_names]
+    elif task_types is None:
+        raise ValueError("task_types is None; give 'regression' or 'classification' per task (a list, a dict by "
+                         "task name, or one string for all).")
     task_types = list(task_types)
     if len(task_types) != n_tasks:
         raise ValueError(f"task_types has {len(task_types)} entries but there are {n_tasks} tasks; "
@@ -284,45 +419,85 @@ def _parse_task_types(task_types, n_tasks):
     for t, kind in enumerate(task_types):
         key = str(kind).lower()
         if key not in _TYPE_ALIASES:
-            raise ValueError(f"task_types[{t}] is {kind!r}, an unknown task type; use 'regression' or "
-                             "'classification'.")
+            raise ValueError(f"task_types[{t}] (task {task_names[t]!r}) is {kind!r}, an unknown task type; use "
+                             "'regression' or 'classification'.")
         out.append(_TYPE_ALIASES[key])
     return out
 
 
-def _per_task_list(value, n_tasks, name):
+def _per_task_list(value, n_tasks, name, task_names=None):
     if value is None:
         return [None] * n_tasks
+    if isinstance(value, dict) and task_names is not None:
+        unknown = [k for k in value if str(k) not in task_names]
+        if unknown:
+            raise ValueError(f"{name} names unknown tasks {unknown}; the tasks are {list(task_names)}.")
+        by_name = {str(k): v for k, v in value.items()}
+        return [by_name.get(task) for task in task_names]
+    if isinstance(value, (str, bytes)) or not hasattr(value, "__len__"):
+        raise ValueError(f"{name} must be a list with one entry per task; got {value!r}.")
     value = list(value)
     if len(value) != n_tasks:
         raise ValueError(f"{name} has {len(value)} entries but there are {n_tasks} tasks; give one per task.")
     return value
 
 
+def _missing_labels(y):
+    """Boolean mask of missing entries (None, NaN, pandas NA) of a label array."""
+    if y.dtype.kind == "f":
+        return np.isnan(y)
+    if y.dtype.kind != "O":
+        return np.zeros(y.shape, bool)
+    return np.array([v is None or (isinstance(v, float) and np.isnan(v)) or type(v).__name__ in ("NAType", "NaTType")
+                     for v in y], dtype=bool)
+
+
 def _encode_targets(y, kind, positive, name, n_rows):
     """Targets of one task as floats; classification labels mapped to -1 / +1."""
     if hasattr(y, "to_numpy"):
         y = y.to_numpy()
-    y = np.asarray(y)
+    y = _as_array(y, name)
     if y.ndim != 1:
         y = y.reshape(-1) if y.ndim == 2 and 1 in y.shape else y
     if y.ndim != 1:
         raise ValueError(f"{name} must be 1-D; got shape {y.shape}.")
     if y.shape[0] != n_rows:
         raise ValueError(f"{name} has {y.shape[0]} values but its X has {n_rows} rows; pass one target per row.")
+    missing = _missing_labels(y)
+    if missing.any():
+        raise ValueError(f"{name} has {int(missing.sum())} missing value(s) (first at position "
+                         f"{int(np.flatnonzero(missing)[0])}); drop those samples, or give them weight 0 "
+                         "after filling in any value.")
     if kind == REGRESSION:
-        try:
+        if positive is not None:
+            raise ValueError(f"positive_labels gives {positive!r} for {name}, a regression task; positive labels "
+                             "apply to classification tasks only (pass None for this task).")
+        if y.dtype.kind == "O" and all(isinstance(v, (int, float, np.integer, np.floating)) and
+                                       not isinstance(v, (bool, np.bool_)) for v in y):
             y = y.astype(np.float64)
-        except (TypeError, ValueError):
-            raise ValueError(f"{name} is a regression target with non-numeric values; encode it as numbers "
-                             "or declare the task 'classification'.")
+        if y.dtype.kind == "b" or y.dtype.kind not in "iuf":
+            values = np.unique(y.astype(str))
+            raise ValueError(f"{name} is declared 'regression' but holds {'booleans' if y.dtype.kind == 'b' else 'non-numeric values'} "
+                             f"({values.size} distinct, e.g. {values[:3].tolist()}); encode it as numbers, or declare "
+                             "the task 'classification' if it has two classes.")
+        y = y.astype(np.float64)
         if not np.all(np.isfinite(y)):
-            raise ValueError(f"{name} contains NaN or inf at position {int(np.flatnonzero(~np.isfinite(y))[0])}; "
+            raise ValueError(f"{name} contains inf at position {int(np.flatnonzero(~np.isfinite(y))[0])}; "
                              "drop those samples before fitting.")
         return y, None
     if y.dtype.kind == "f" and not np.all(np.isfinite(y)):
-        raise ValueError(f"{name} contains NaN or inf; drop those samples before fitting.")
-    labels = np.unique(y)
+        raise ValueError(f"{name} contains inf; drop those samples before fitting.")
+    if y.dtype.kind == "O":
+        kinds = {type(v).__name__ for v in y}
+        numeric = all(isinstance(v, (int, float, np.integer, np.floating, bool, np.bool_)) for v in y)
+        if len(kinds) > 1 and not numeric:
+            raise ValueError(f"{name} mixes label types ({sorted(kinds)}); use labels of one type, e.g. all strings "
+                             "or all numbers.")
+    try:
+        labels = np.unique(y)
+    except TypeError:
+        raise ValueError(f"{name} has labels that cannot be compared ({sorted({type(v).__name__ for v in y})}); use "
+                         "labels of one type.") from None
     if labels.shape[0] != 2:
         raise ValueError(f"{name} is a classification task but has {labels.shape[0]} distinct labels "
                          f"({labels[:5].tolist()}); a classification task needs exactly two "
@@ -341,28 +516,53 @@ def _py(value):
     return value.item() if hasattr(value, "item") else value
 
 
-def _normalised_weights(w, n, name):
-    if w is None:
-        return np.full(n, 1.0 / n)
-    w = np.asarray(w, dtype=np.float64)
-    if w.shape != (n,):
-        raise ValueError(f"{name} has shape {w.shape}; pass one weight per sample, shape ({n},).")
+def _checked_weights(w, name):
+    """Finite, non-negative real weights as float64 (the caller's array is not modified)."""
+    w = _as_array(w, name)
+    if w.dtype.kind not in "biuf":
+        raise ValueError(f"{name} has dtype {w.dtype}; weights must be real numbers.")
+    w = w.astype(np.float64)
     if not np.all(np.isfinite(w)):
         raise ValueError(f"{name} contains NaN or inf; weights must be finite and non-negative.")
     if np.any(w < 0):
         raise ValueError(f"{name} has negative entries; weights must be non-negative.")
+    return w
+
+
+def _normalised_weights(w, n, name, task_name=None):
+    if w is None:
+        return np.full(n, 1.0 / n)
+    w = _checked_weights(w, name)
+    if w.shape != (n,):
+        raise ValueError(f"{name} has shape {w.shape}; pass one weight per sample, shape ({n},).")
     total = w.sum()
     if total <= 0:
-        raise ValueError(f"{name} are all zero; at least one sample of the task needs a positive weight.")
+        task = "" if task_name is None else f" (task {task_name!r})"
+        raise ValueError(f"{name}{task} are all zero; at least one sample of the task needs a positive weight "
+                         "(or drop the task).")
     return w / total
+
+
+def _check_weighted_classes(w, y, types, task_names, argument):
+    """ValueError when the weights leave a classification task with one class of positive weight."""
+    for t, kind in enumerate(types):
+        if kind != CLASSIFICATION:
+            continue
+        present = {label for label in (-1.0, 1.0) if np.any((w[t] > 0) & (y[t] == label))}
+        if len(present) < 2:
+            raise ValueError(f"{argument} give weight 0 to every sample of one class of classification task "
+                             f"{task_names[t]!r}; a classification task needs positive weight on both classes.")
 
 
 def _names(names, count, prefix, arg):
     if names is None:
         return tuple(f"{prefix}{i}" for i in range(count))
+    if isinstance(names, str):
+        raise ValueError(f"{arg} is one string; pass a list with one name per entry.")
     names = tuple(str(n) for n in names)
     if len(names) != count:
         raise ValueError(f"{arg} has {len(names)} names but there are {count}; give one name each.")
     if len(set(names)) != count:
-        raise ValueError(f"{arg} has duplicates; names must be unique.")
+        dups = sorted({n for n in names if names.count(n) > 1})[:5]
+        raise ValueError(f"{arg} has duplicates {dups}; names must be unique.")
     return names

@@ -15,36 +15,13 @@ import numpy as np
 
 from . import losses
 from .data import MultiTaskData
-from .penalties import row_norms
 from .progress import advance, progress_bar, tick
 from .working_set import AUTO_MIN_FEATURES, working_set_path
 from .solver import (Problem, SolveResult, check_hyperparameters, check_stop, default_tol, initial_point,
-                     make_problem, solve_problem, warn_if_not_converged)
+                     lambda_max_problem, make_problem, solve_problem, warn_if_not_converged)
 
 
 # -- lambda_max and the grid ------------------------------------------------------------
-def null_intercepts(problem: Problem, intercept: bool):
-    """(n_tasks,) intercepts of the model with W = 0: weighted mean of y for least
-    squares, the log-odds of the weighted positive fraction for logistic; zeros
-    when no intercept is fitted."""
-    if not intercept:
-        return jnp.zeros(problem.y.shape[0], problem.y.dtype)
-    mean_y = jnp.sum(problem.weights * problem.y, axis=1)
-    frac_pos = jnp.clip(0.5 * (1.0 + mean_y), 1e-12, 1 - 1e-12)
-    log_odds = jnp.log(frac_pos) - jnp.log1p(-frac_pos)
-    return jnp.where(problem.is_classification, log_odds, mean_y)
-
-
-def lambda_max_problem(problem: Problem, intercept: bool):
-    """Traced lambda_max: the largest row norm of the loss gradient at W = 0
-    (and at the null intercepts when they are fitted). A scalar."""
-    b0 = null_intercepts(problem, intercept)
-    z0 = jnp.broadcast_to(b0[:, None], problem.y.shape)
-    V = losses.data_loss_derivatives(z0, problem.y, problem.weights, problem.is_classification,
-                                     problem.scales)
-    return jnp.max(row_norms(losses.backproject(problem.X, V)))
-
-
 def lambda_max(data: MultiTaskData, *, intercept=True, loss_weighting="mtlcomb"):
     """The smallest lambda whose solution is all zero.
 
@@ -61,7 +38,9 @@ def lambda_max(data: MultiTaskData, *, intercept=True, loss_weighting="mtlcomb")
 def log_grid(lam_max, n_lambdas, lambda_min_ratio):
     """(n_lambdas,) ``exp(linspace(log(lam_max), log(ratio * lam_max), n))``, as the R package."""
     lam_max = jnp.asarray(lam_max)
-    return jnp.exp(jnp.linspace(jnp.log(lam_max), jnp.log(lambda_min_ratio * lam_max), n_lambdas))
+    grid = jnp.exp(jnp.linspace(jnp.log(lam_max), jnp.log(lambda_min_ratio * lam_max), n_lambdas))
+    # exp(log(x)) need not be x: the first value is lambda_max itself, where the solution is zero.
+    return grid.at[0].set(lam_max)
 
 
 def check_lambdas(lambdas):

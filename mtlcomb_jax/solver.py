@@ -50,7 +50,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import losses
+from . import losses, validation
 from .data import MultiTaskData
 from .penalties import l21_norm, prox_l21, quadratic_penalty, quadratic_penalty_grad, row_norms
 
@@ -228,6 +228,55 @@ def profile_intercepts(problem: Problem, z, b):
         shift = jnp.where(problem.is_classification, jnp.clip(shift, -1.0, 1.0), shift)
         z, b = z + shift[:, None], b + shift
     return z, b
+
+
+def null_intercepts(problem: Problem, intercept: bool):
+    """(n_tasks,) intercepts of the model with W = 0: weighted mean of y for least
+    squares, the log-odds of the weighted positive fraction for logistic; zeros
+    when no intercept is fitted."""
+    if not intercept:
+        return jnp.zeros(problem.y.shape[0], problem.y.dtype)
+    mean_y = jnp.sum(problem.weights * problem.y, axis=1)
+    frac_pos = jnp.clip(0.5 * (1.0 + mean_y), 1e-12, 1 - 1e-12)
+    log_odds = jnp.log(frac_pos) - jnp.log1p(-frac_pos)
+    return jnp.where(problem.is_classification, log_odds, mean_y)
+
+
+def lambda_max_problem(problem: Problem, intercept: bool, b_null=None):
+    """Traced lambda_max: the largest row norm of the loss gradient at W = 0
+    (and at the null intercepts ``b_null`` when they are fitted). A scalar."""
+    b_null = null_intercepts(problem, intercept) if b_null is None else b_null
+    z0 = jnp.broadcast_to(b_null[:, None], problem.y.shape)
+    V = losses.data_loss_derivatives(z0, problem.y, problem.weights, problem.is_classification,
+                                     problem.scales)
+    return jnp.max(row_norms(losses.backproject(problem.X, V)))
+
+
+#: lam counts as at or above lambda_max when it is within this many machine epsilons
+#: below it: the grid's first value and the solver's lambda_max come from different
+#: programs (and, with working sets, from gathered columns) and may differ in the last
+#: bits, while the exact solution at lam = lambda_max (1 - 64 eps) is zero to rounding.
+_LAMBDA_MAX_SLACK = 64
+
+
+def null_start(problem: Problem, W0, b0, z0, intercept: bool):
+    """The start (W0, b0, z0) replaced by the exact solution where ``problem.lam`` is at or
+    above the problem's lambda_max, and whether it is (a traced bool).
+
+    There the solution is W = 0 with the null intercepts, exactly; an iterative solve
+    would stop at a point within tol of it with rows of order sqrt(tol), which a
+    selection would count. z0 (n_tasks, n_max) is the predictor of (W0, b0), or None.
+    """
+    b_null = null_intercepts(problem, intercept)
+    lam_max = lambda_max_problem(problem, intercept, b_null)
+    eps = jnp.finfo(W0.dtype).eps
+    above = problem.lam >= lam_max * (1.0 - _LAMBDA_MAX_SLACK * eps)
+    if z0 is None:
+        z0 = losses.predictor(problem.X, W0, b0)
+    W0 = jnp.where(above, jnp.zeros_like(W0), W0)
+    b0 = jnp.where(above, b_null.astype(b0.dtype), b0)
+    z0 = jnp.where(above, jnp.broadcast_to(b_null[:, None], z0.shape).astype(z0.dtype), z0)
+    return W0, b0, z0, above
 
 
 def max_column_norms(X, n_tasks):
@@ -505,7 +554,10 @@ def run_fista(problem: Problem, W0, b0, tol, max_iter, gamma0=1.0, z0=None, *, i
 
     step = partial(fista_step, problem=problem, tol=tol, scale=scale,
                    column_norms=max_column_norms(problem.X, W0.shape[1]), intercept=intercept, stop=stop)
-    return jax.lax.while_loop(running, lambda s: step(s), init_state(problem, W0, b0, gamma0, z0))
+    # At or above lambda_max the start is the exact solution and the loop takes no step.
+    W0, b0, z0, above = null_start(problem, W0, b0, z0, intercept)
+    state = init_state(problem, W0, b0, gamma0, z0)._replace(done=above)
+    return jax.lax.while_loop(running, lambda s: step(s), state)
 
 
 def solve_problem(problem: Problem, W0, b0, tol, max_iter, gamma0=1.0, *, intercept: bool, stop: str):
@@ -560,35 +612,81 @@ def make_problem(data: MultiTaskData, lam, similarity=0.0, ridge=0.0, loss_weigh
                    ridge=jnp.asarray(ridge, dtype))
 
 
-def check_hyperparameters(**values):
-    """ValueError for a negative or non-finite hyperparameter (concrete values only)."""
-    for name, value in values.items():
-        if isinstance(value, jax.core.Tracer):
-            continue   # traced values are the caller's responsibility: never break a trace
-        arr = np.asarray(value)
-        if not np.all(np.isfinite(arr)):
-            raise ValueError(f"{name}={value} is not finite; pass a finite non-negative number.")
-        if np.any(arr < 0):
-            raise ValueError(f"{name}={value} is negative; {name} must be >= 0.")
+def check_hyperparameters(dtype=None, **values):
+    """ValueError for a hyperparameter that is not a finite number >= 0, or that overflows
+    ``dtype`` when given (concrete values only; traced values pass). Returns them as floats."""
+    return {name: validation.non_negative(name, value, dtype=dtype) for name, value in values.items()}
 
 
 def check_stop(stop):
-    if stop not in STOP_RULES:
-        raise ValueError(f"stop={stop!r} is unknown; use one of {STOP_RULES}.")
+    return validation.choice("stop", stop, STOP_RULES)
+
+
+def check_data_dtype(data: MultiTaskData):
+    """ValueError unless the data computes in float32 or float64 (the builders convert
+    float16 and bfloat16 to float32; data built by hand may not)."""
+    dtype = jnp.dtype(data.X.dtype)
+    if dtype not in (jnp.dtype(jnp.float32), jnp.dtype(jnp.float64)):
+        raise ValueError(f"data.X has dtype {dtype.name}; the solver computes in float32 or float64 (its "
+                         "tolerances and certificates assume one of them). Build the data with "
+                         "MultiTaskData.from_tasks / from_outcomes, which convert lower precisions to float32.")
+    return dtype
+
+
+class SolverOptions(NamedTuple):
+    """The solver options of every entry point, validated once (:func:`check_options`)."""
+    similarity: float
+    ridge: float
+    intercept: bool
+    loss_weighting: str
+    tol: float | None
+    max_iter: int
+    stop: str
+
+
+def check_options(data: MultiTaskData, *, similarity=0.0, ridge=0.0, intercept=True, loss_weighting="mtlcomb",
+                  tol=None, max_iter=5000, stop="gap") -> SolverOptions:
+    """Validate the options shared by solve, fit_path, cross_validate, stability_selection
+    and tune_hyperparameters; a ValueError names the argument and the fix."""
+    if not isinstance(data, MultiTaskData):
+        raise ValueError(f"data must be a MultiTaskData (got {type(data).__name__}); build one with "
+                         "MultiTaskData.from_tasks or MultiTaskData.from_outcomes.")
+    dtype = check_data_dtype(data)
+    values = check_hyperparameters(dtype, similarity=similarity, ridge=ridge)
+    return SolverOptions(similarity=values["similarity"], ridge=values["ridge"],
+                         intercept=validation.flag("intercept", intercept),
+                         loss_weighting=validation.choice("loss_weighting", loss_weighting, losses.LOSS_WEIGHTINGS),
+                         tol=validation.tolerance("tol", tol), max_iter=validation.max_iterations(max_iter),
+                         stop=check_stop(stop))
 
 
 def initial_point(data: MultiTaskData, W_init, b_init):
     """(W0, b0) of the data's dtype; the caller's arrays are copied, never modified."""
     dtype = data.X.dtype
     shape = (data.n_features, data.n_tasks)
-    if W_init is None:
-        W0 = jnp.zeros(shape, dtype)
-    else:
-        W0 = jnp.asarray(W_init, dtype)
-        if W0.shape != shape:
-            raise ValueError(f"W_init has shape {W0.shape}; it must be (n_features, n_tasks) = {shape}.")
-    b0 = jnp.zeros(data.n_tasks, dtype) if b_init is None else jnp.asarray(b_init, dtype).reshape(data.n_tasks)
+    W0 = jnp.zeros(shape, dtype) if W_init is None else _start_array("W_init", W_init, shape, dtype,
+                                                                      "(n_features, n_tasks)")
+    b0 = jnp.zeros(data.n_tasks, dtype) if b_init is None else _start_array("b_init", b_init, (data.n_tasks,), dtype,
+                                                                             "(n_tasks,)")
     return W0, b0
+
+
+def _start_array(name, value, shape, dtype, described):
+    if isinstance(value, jax.core.Tracer):
+        if value.shape != shape:
+            raise ValueError(f"{name} has shape {value.shape}; it must be {described} = {shape}.")
+        return value.astype(dtype)
+    arr = np.asarray(value)
+    if arr.dtype.kind not in "iuf" and arr.dtype != np.dtype(bool):
+        raise ValueError(f"{name} has dtype {arr.dtype}; pass real numbers, shape {described} = {shape}.")
+    if arr.shape != shape:
+        raise ValueError(f"{name} has shape {arr.shape}; it must be {described} = {shape}.")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} contains NaN or inf; pass a finite starting point (or None to start at zero).")
+    limit = float(np.finfo(np.dtype(dtype)).max)
+    if arr.size and float(np.max(np.abs(arr))) > limit:
+        raise ValueError(f"{name} has entries beyond the range of {np.dtype(dtype).name}; pass a smaller start.")
+    return jnp.asarray(arr, dtype)
 
 
 def warn_if_not_converged(converged, n_iter, what="solve"):
@@ -607,6 +705,54 @@ class ConvergenceWarning(UserWarning):
     """A solve stopped at max_iter (or stalled) before its stopping rule was met."""
 
 
+def raise_if_overflowed(what, data: MultiTaskData, arrays, **hyperparameters):
+    """ValueError when a result (objectives, intercepts, metrics: ``arrays``) holds NaN or inf.
+
+    The inputs are finite (the builders and checks refuse anything else), so a non-finite
+    result means an overflow inside the solve: the message names the inputs whose size can
+    cause it and what to change. Nothing happens for traced values.
+    """
+    if any(isinstance(a, jax.core.Tracer) for a in arrays):
+        return
+    if all(np.all(np.isfinite(np.asarray(a))) for a in arrays):
+        return
+    dtype = np.dtype(data.X.dtype)
+    limit = float(np.finfo(dtype).max)
+    x_max = float(jnp.max(jnp.abs(data.X)))
+    y_max = float(jnp.max(jnp.abs(data.y)))
+    rows = int(np.max(data.n_samples))
+    suspects = []
+    if x_max ** 2 * rows * data.n_features > limit * 1e-8:
+        suspects.append(f"X has entries up to {x_max:.3g}, whose products overflow: standardise X's columns")
+    if y_max ** 2 * rows > limit * 1e-8:
+        suspects.append(f"a regression target reaches {y_max:.3g}: rescale the targets")
+    for name, value in hyperparameters.items():
+        if value is not None and not isinstance(value, jax.core.Tracer) and float(value) ** 2 > limit * 1e-8:
+            suspects.append(f"{name}={float(value):.3g} is too large for {dtype.name}: lower it")
+    cause = "; ".join(suspects) if suspects else ("rescale X (standardise its columns) and the regression "
+                                                 "targets, or lower similarity and ridge")
+    raise ValueError(f"{what}: the iterates overflowed {dtype.name} (the result holds NaN or inf, so it is not "
+                     f"returned). {cause}.")
+
+
+def warn_if_separable(data: MultiTaskData, result, lam, ridge):
+    """At lam = 0 and ridge = 0, warn for each classification task whose training samples the
+    fit separates perfectly: its logistic loss then has no finite minimiser, the coefficients
+    grow with every iteration, and a stopping rule met on the way certifies nothing.
+    Returns whether one was found."""
+    if any(isinstance(v, jax.core.Tracer) for v in (lam, ridge, result.W)) or float(lam) != 0 or float(ridge) != 0:
+        return False
+    z = np.asarray(losses.predictor(data.X, result.W, result.intercept))
+    margins = np.where(np.asarray(data.weights) > 0, np.asarray(data.y) * z, np.inf)
+    separated = [data.task_names[t] for t in data.classification_tasks if np.min(margins[t]) > 0]
+    if separated:
+        warnings.warn(f"solve: classification task(s) {separated} are linearly separable at lam=0 and ridge=0, "
+                      "so the problem has no finite solution (the coefficients grow without bound and the "
+                      "result is reported as not converged); use lam > 0 or ridge > 0.",
+                      ConvergenceWarning, stacklevel=3)
+    return bool(separated)
+
+
 def solve(data: MultiTaskData, lam, *, similarity=0.0, ridge=0.0, intercept=True,
           loss_weighting="mtlcomb", W_init=None, b_init=None, tol=None, max_iter=5000,
           stop="gap") -> SolveResult:
@@ -615,7 +761,8 @@ def solve(data: MultiTaskData, lam, *, similarity=0.0, ridge=0.0, intercept=True
     Parameters
     ----------
     data : MultiTaskData
-    lam : float >= 0, weight of the L2,1 penalty
+    lam : float >= 0, weight of the L2,1 penalty; at or above :func:`~mtlcomb_jax.lambda_max`
+        the solution is exactly zero (with the null model's intercepts)
     similarity : float >= 0, the R package's ``C`` (pulls task columns to their mean)
     ridge : float >= 0, the R package's ``C2``
     intercept : fit an unpenalised intercept per task
@@ -630,18 +777,27 @@ def solve(data: MultiTaskData, lam, *, similarity=0.0, ridge=0.0, intercept=True
     -------
     SolveResult with W (n_features, n_tasks), intercept (n_tasks,), objective,
     n_iter, converged, dual_gap and kkt_residual.
+
+    Raises ValueError for invalid arguments and when the iterates overflow (the message
+    says which input is too large). Warns (:class:`ConvergenceWarning`) when the stopping
+    rule is not met, and at lam = 0 when a classification task is separable.
     """
-    if not isinstance(data, MultiTaskData):
-        raise ValueError("data must be a MultiTaskData; build one with MultiTaskData.from_tasks or "
-                         "MultiTaskData.from_outcomes.")
-    check_stop(stop)
-    check_hyperparameters(lam=lam, similarity=similarity, ridge=ridge)
+    options = check_options(data, similarity=similarity, ridge=ridge, intercept=intercept,
+                            loss_weighting=loss_weighting, tol=tol, max_iter=max_iter, stop=stop)
+    lam = validation.non_negative("lam", lam, dtype=data.X.dtype,
+                                  hint="pass one penalty weight >= 0 (for several, use fit_path(data, lambdas))")
+    stop = options.stop
     if stop == "gap" and not isinstance(lam, jax.core.Tracer) and float(lam) == 0.0:
         stop = "kkt"   # the L2,1 dual is degenerate at lam = 0
-    tol = default_tol(stop, data.X.dtype) if tol is None else tol
-    problem = make_problem(data, lam, similarity, ridge, loss_weighting)
+    tol = default_tol(stop, data.X.dtype) if options.tol is None else options.tol
+    problem = make_problem(data, lam, options.similarity, options.ridge, options.loss_weighting)
     W0, b0 = initial_point(data, W_init, b_init)
-    fit = _solve_jit(problem, W0, b0, tol, max_iter, intercept=bool(intercept), stop=stop)
+    fit = _solve_jit(problem, W0, b0, tol, options.max_iter, intercept=options.intercept, stop=stop)
+    raise_if_overflowed("solve", data, (fit.objective, fit.intercept), lam=lam, similarity=options.similarity,
+                        ridge=options.ridge)
+    result = SolveResult(**fit._asdict(), lam=problem.lam, is_classification=data.is_classification,
+                         task_names=data.task_names, feature_names=data.feature_names, classes=data.classes)
+    if warn_if_separable(data, result, lam, options.ridge):
+        return dataclasses.replace(result, converged=jnp.zeros((), bool))
     warn_if_not_converged(fit.converged, fit.n_iter)
-    return SolveResult(**fit._asdict(), lam=problem.lam, is_classification=data.is_classification,
-                       task_names=data.task_names, feature_names=data.feature_names, classes=data.classes)
+    return result
