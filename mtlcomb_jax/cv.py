@@ -9,20 +9,22 @@ from its training part, as the R package does; ``cv.lambdas`` is their mean.
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from functools import partial
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import losses
+from . import losses, validation
 from .data import MultiTaskData
 from .progress import advance, progress_bar
 from .sharding import spread_batch, to_host, vmap_per_device
 from .working_set import working_set_path
-from .path import (PathResult, check_grid_args, check_lambdas, fit_path, lambda_max_problem, log_grid, scan_path,
+from .path import (PathResult, check_grid_args, check_lambdas, fit_path, lambda_grid, log_grid, scan_path,
                    use_working_sets)
-from .solver import check_hyperparameters, check_stop, default_tol, make_problem, warn_if_not_converged
+from .solver import (check_options, default_tol, lambda_max_problem, make_problem, raise_if_overflowed,
+                     warn_if_not_converged)
 
 
 # -- folds -----------------------------------------------------------------------------
@@ -30,52 +32,115 @@ def make_folds(data: MultiTaskData, n_folds=10, *, stratify=True, seed=0):
     """(n_tasks, n_max) int fold ids, -1 on padding.
 
     Each task is split on its own (classification tasks stratified by class when
-    ``stratify``); a shared design (``from_outcomes``) is split once for all
-    outcomes, stratified by its first classification outcome.
+    ``stratify``); a shared design (``from_outcomes``) is split once for all outcomes,
+    stratified on all its classification outcomes jointly (:func:`stratified_groups`), so
+    that a rare class of any outcome is spread over the folds.
     """
     n_folds = _check_n_folds(n_folds)
-    rng = np.random.default_rng(seed)
+    stratify = validation.flag("stratify", stratify)
+    rng = np.random.default_rng(validation.seed(seed))
     y, mask = np.asarray(data.y), np.asarray(data.mask)
     is_cls = np.asarray(data.is_classification)
     folds = np.full(y.shape, -1, dtype=np.int64)
-    tasks = range(data.n_tasks)
     if data.shared_design:
-        strat_task = next((t for t in tasks if is_cls[t]), 0)
-        ids = _split(y[strat_task], n_folds, stratify and is_cls[strat_task], rng, data.task_names[strat_task])
-        folds[:] = ids
+        stratified = [t for t in range(data.n_tasks) if is_cls[t]] if stratify else []
+        names = [data.task_names[t] for t in stratified]
+        folds[:] = _split(y[stratified].T, n_folds, rng, names, "the shared design")
         return folds
-    for t in tasks:
+    for t in range(data.n_tasks):
         n_t = int(mask[t].sum())
-        folds[t, :n_t] = _split(y[t, :n_t], n_folds, stratify and is_cls[t], rng, data.task_names[t])
+        labels = y[t, :n_t, None] if stratify and is_cls[t] else np.zeros((n_t, 0))
+        names = [data.task_names[t]] if labels.shape[1] else []
+        folds[t, :n_t] = _split(labels, n_folds, rng, names, f"task {data.task_names[t]!r}")
     return folds
 
 
 def _check_n_folds(n_folds):
-    if int(n_folds) != n_folds or n_folds < 2:
-        raise ValueError(f"n_folds={n_folds} must be an integer >= 2.")
-    return int(n_folds)
+    return validation.integer("n_folds", n_folds, minimum=2, hint="pass the number of folds, e.g. 10")
 
 
-def _split(y, n_folds, stratified, rng, task_name):
-    n = y.shape[0]
+def _split(labels, n_folds, rng, names, what):
+    """(n,) fold ids for n samples; ``labels`` (n, c) holds the -1/+1 labels of c outcomes to
+    stratify on (c = 0: a plain random split into near-equal folds)."""
+    n = labels.shape[0]
     if n < n_folds:
-        raise ValueError(f"task {task_name!r} has {n} samples but n_folds={n_folds}; lower n_folds to at "
-                         f"most {n} or pass your own folds=.")
-    ids = np.empty(n, dtype=np.int64)
-    order = rng.permutation(n)
-    if not stratified:
-        ids[order] = np.arange(n) % n_folds
+        raise ValueError(f"{what} has {n} samples but n_folds={n_folds}; lower n_folds to at most {n} or pass "
+                         "your own folds=.")
+    for j, name in enumerate(names):
+        for label in (-1.0, 1.0):
+            count = int(np.sum(labels[:, j] == label))
+            if count < n_folds:
+                raise ValueError(f"classification task {name!r} has {count} samples of one class but "
+                                 f"n_folds={n_folds}; a fold's test part then lacks that class and its AUC is "
+                                 "undefined. Lower n_folds to at most that count.")
+    if labels.shape[1] == 0:
+        ids = np.empty(n, dtype=np.int64)
+        ids[rng.permutation(n)] = np.arange(n) % n_folds
         return ids
+    return stratified_groups(labels, np.full(n_folds, 1.0 / n_folds), rng, equal=True)
+
+
+def _one_outcome_groups(labels, proportions, rng, equal):
+    """:func:`stratified_groups` for one outcome, without a loop over samples. The samples
+    are put in one random order; with ``equal`` proportions (folds) each class in turn is
+    dealt out round-robin, carried on from one class to the next (so the groups' sizes
+    differ by at most one); otherwise each class's first ``round(p_g * count)`` go to group
+    g (at least one to group 0), the rest to the last group."""
+    G = proportions.size
+    groups = np.empty(labels.shape[0], dtype=np.int64)
+    order = rng.permutation(labels.shape[0])
     offset = 0
     for label in (-1.0, 1.0):
-        members = order[y[order] == label]
-        if members.size < n_folds:
-            raise ValueError(f"task {task_name!r} has {members.size} samples of one class but n_folds="
-                             f"{n_folds}; a stratified split needs at least n_folds per class. Lower "
-                             "n_folds or pass stratify=False.")
-        ids[members] = (offset + np.arange(members.size)) % n_folds
-        offset += members.size
-    return ids
+        index = order[labels[order] == label]
+        if equal:
+            groups[index] = (offset + np.arange(index.size)) % G
+            offset += index.size
+            continue
+        counts = np.round(proportions[:-1] * index.size).astype(np.int64)
+        if index.size and counts[0] == 0:
+            counts[0] = 1
+        counts = np.append(counts, index.size - counts.sum())
+        groups[index] = np.repeat(np.arange(G), np.maximum(counts, 0))[:index.size]
+    return groups
+
+
+def stratified_groups(labels, proportions, rng, *, equal=False):
+    """(n,) group ids that split n samples in ``proportions`` (G,) (``equal``: G equal
+    groups, as folds, whose sizes then differ by at most one), each class of each of
+    the c outcomes in ``labels`` (n, c) (values -1/+1) split in the same proportions as
+    nearly as it can be.
+
+    Iterative stratification (Sechidis, Tsoumakas and Vlahavas 2011, "On the
+    stratification of multi-label data", ECML PKDD): the class with the fewest samples
+    still unassigned goes first; each of its samples joins the group that most lacks that
+    class, ties broken by the group that most lacks samples, then at random. The rarest
+    classes are placed while every group still has room for them, so a class with at
+    least G samples reaches every group.
+    """
+    n, c = labels.shape
+    proportions = np.asarray(proportions, dtype=np.float64)
+    if c == 1:
+        return _one_outcome_groups(labels[:, 0], proportions, rng, equal)
+    members = np.concatenate([labels == -1.0, labels == 1.0], axis=1)          # (n, 2c)
+    wanted = proportions[:, None] * members.sum(axis=0)[None, :]               # (G, 2c)
+    room = proportions * n                                                     # (G,)
+    groups = np.full(n, -1, dtype=np.int64)
+    order = rng.permutation(n)
+    while True:
+        unassigned = groups < 0
+        left = members[unassigned].sum(axis=0)
+        if not left.any():
+            return groups
+        cls = int(np.argmin(np.where(left > 0, left, np.iinfo(np.int64).max)))
+        for i in order[unassigned[order] & members[order, cls]]:
+            need = wanted[:, cls]
+            best = np.flatnonzero(need == need.max())
+            if best.size > 1:
+                best = best[room[best] == room[best].max()]
+            g = int(best[rng.integers(best.size)]) if best.size > 1 else int(best[0])
+            groups[i] = g
+            wanted[g, members[i]] -= 1
+            room[g] -= 1
 
 
 def folds_from_user(data: MultiTaskData, folds):
@@ -100,22 +165,48 @@ def folds_from_user(data: MultiTaskData, folds):
     return out
 
 
-def _check_folds_usable(data: MultiTaskData, folds):
-    """Every task has test samples in every fold, and every classification training part both classes."""
+def check_folds_usable(data: MultiTaskData, folds):
+    """Every task has test samples in every fold, and every classification training part
+    both classes. Returns (n_folds, undefined): undefined (n_folds, n_tasks) bool marks the
+    folds whose test part lacks a class of a classification task (its AUC is undefined);
+    ValueError when a classification task is left with fewer than two folds to score."""
     n_folds = int(folds.max()) + 1
     y = np.asarray(data.y)
+    undefined = np.zeros((n_folds, data.n_tasks), dtype=bool)
     for t in range(data.n_tasks):
         for k in range(n_folds):
             test = folds[t] == k
             if not test.any():
                 raise ValueError(f"fold {k} has no samples of task {data.task_names[t]!r}; every task "
-                                 "needs test samples in every fold. Use fewer folds.")
+                                 "needs test samples in every fold (fold ids 0 to n_folds - 1). Use fewer folds.")
             if data.task_types[t] == "classification":
                 train_labels = y[t][(folds[t] >= 0) & ~test]
                 if np.unique(train_labels).size < 2:
                     raise ValueError(f"fold {k} leaves task {data.task_names[t]!r} with one class in its "
                                      "training part; use stratified folds or fewer folds.")
-    return n_folds
+                undefined[k, t] = np.unique(y[t][test]).size < 2
+        if undefined[:, t].sum() > n_folds - 2:
+            raise ValueError(f"classification task {data.task_names[t]!r} has both classes in the test part of "
+                             f"only {n_folds - int(undefined[:, t].sum())} of {n_folds} folds, so its test AUC is "
+                             "undefined almost everywhere (leave-one-out cannot score an AUC). Use fewer folds "
+                             "with stratify=True, or folds that hold both classes.")
+    return n_folds, undefined
+
+
+def _warn_undefined(undefined, task_names):
+    """Say which (fold, task) AUCs are left out of the means, if any."""
+    if not undefined.any():
+        return
+    pairs = [f"{task_names[t]!r}: folds {np.flatnonzero(undefined[:, t]).tolist()}"
+             for t in range(undefined.shape[1]) if undefined[:, t].any()]
+    warnings.warn("cross_validate: some test folds hold one class of a classification task, where the AUC is "
+                  f"undefined; those folds are left out of that task's mean ({'; '.join(pairs)}). Stratified "
+                  "folds (stratify=True, the default) or fewer folds avoid it.", UndefinedScoreWarning,
+                  stacklevel=3)
+
+
+class UndefinedScoreWarning(UserWarning):
+    """Some folds' test AUC is undefined (one class in the test part) and is left out."""
 
 
 def fold_weights(data: MultiTaskData, folds, n_folds, *, with_full=False):
@@ -265,6 +356,14 @@ def _screened_cv(problem, train_w, test_w, grid, ratio, tol, max_iter, intercept
             converged[:, :n_folds].T, full_path)
 
 
+def _mean_defined(values):
+    """Mean over the last axis of the finite entries (NaN where there are none)."""
+    finite = np.isfinite(values)
+    counts = finite.sum(axis=-1)
+    totals = np.where(finite, values, 0.0).sum(axis=-1)
+    return np.where(counts > 0, totals / np.maximum(counts, 1), np.nan)
+
+
 # -- results ---------------------------------------------------------------------------
 @dataclasses.dataclass(frozen=True)
 class CVResult:
@@ -300,14 +399,25 @@ class CVResult:
         return self.fold_lambdas.shape[0]
 
     def _index_min(self, values, one_se, larger_is_better):
+        """Index of the selected lambda from per-fold values (n_folds, n_lambdas).
+
+        Folds whose value is NaN (an undefined AUC, see :func:`cross_validate`) are left
+        out of the mean and of the standard error at that lambda.
+        """
         if values is None:
             return None
+        finite = np.isfinite(values)
+        counts = finite.sum(axis=0)
+        if not np.any(counts):
+            raise ValueError("no fold has a defined score at any lambda; the selection rules need at least one.")
         sign = -1.0 if larger_is_better else 1.0
-        mean = sign * values.mean(axis=0)
+        totals = np.where(finite, values, 0.0).sum(axis=0)
+        mean = np.where(counts > 0, sign * totals / np.maximum(counts, 1), np.inf)
         best = int(np.argmin(mean))           # first best, as R's order()[1]
         if not one_se:
             return best
-        se = values.std(axis=0, ddof=1)[best] / np.sqrt(self.n_folds)
+        column = values[finite[:, best], best]
+        se = column.std(ddof=1) / np.sqrt(column.size) if column.size > 1 else 0.0
         # glmnet's rule: the largest lambda (smallest index) within one SE of the best.
         return int(np.flatnonzero(mean <= mean[best] + se)[0])
 
@@ -376,24 +486,29 @@ def cross_validate(data: MultiTaskData, *, n_folds=10, folds=None, stratify=True
     CVResult (see its docstring); ``cv.lambda_*_min`` and ``cv.lambda_*_1se``
     are the selected lambdas.
     """
-    check_stop(stop)
-    check_hyperparameters(similarity=similarity, ridge=ridge)
+    options = check_options(data, similarity=similarity, ridge=ridge, intercept=intercept,
+                            loss_weighting=loss_weighting, tol=tol, max_iter=max_iter, stop=stop)
+    intercept, stop, max_iter = options.intercept, options.stop, options.max_iter
     if return_path not in (True, False):
         raise ValueError(f"return_path={return_path!r} must be True (also fit the full data's path, as cv.path) "
                          "or False.")
+    progress = validation.flag("progress", progress)
     if folds is None:
         fold_ids = make_folds(data, n_folds, stratify=stratify, seed=seed)
     else:
         fold_ids = folds_from_user(data, folds)
-    K = _check_folds_usable(data, fold_ids)
+    K, undefined = check_folds_usable(data, fold_ids)
     if lambdas is None:
-        check_grid_args(n_lambdas, lambda_min_ratio)
-        grid, L = None, int(n_lambdas)
+        L, lambda_min_ratio = check_grid_args(n_lambdas, lambda_min_ratio)
+        grid = None
+        # the full data's grid (fit_path's program): refuses data whose lambda_max is 0
+        lambda_grid(data, n_lambdas=L, lambda_min_ratio=lambda_min_ratio, intercept=intercept,
+                    loss_weighting=options.loss_weighting)
     else:
-        grid = jnp.asarray(check_lambdas(lambdas), data.X.dtype)
+        grid = jnp.asarray(check_lambdas(lambdas, data.X.dtype), data.X.dtype)
         L = grid.shape[0]
-    tol = default_tol(stop, data.X.dtype) if tol is None else tol
-    problem = make_problem(data, 0.0, similarity, ridge, loss_weighting)
+    tol = default_tol(stop, data.X.dtype) if options.tol is None else options.tol
+    problem = make_problem(data, 0.0, options.similarity, options.ridge, options.loss_weighting)
     screened = use_working_sets(screening, stop, data.n_features, data.X.dtype)
     if screened and devices is not None and any(d.process_index != jax.process_index() for d in devices):
         raise ValueError("devices spans several processes, but the CV with working sets (screening) runs its "
@@ -406,18 +521,19 @@ def cross_validate(data: MultiTaskData, *, n_folds=10, folds=None, stratify=True
     (train_w, test_w), mesh = spread_batch((train_w, test_w), devices, K + path_in_batch)
     ratio = jnp.asarray(lambda_min_ratio, data.X.dtype)
     full_path = None
-    with progress_bar(int(train_w.shape[0]) * L, "cross-validation", "solve", bool(progress)):
+    with progress_bar(int(train_w.shape[0]) * L, "cross-validation", "solve", progress):
         if screened:
             fold_lambdas, metric, loss, n_iter, converged, full_path = _screened_cv(
-                problem, train_w, test_w, grid, ratio, tol, max_iter, bool(intercept), stop, L, K, path_in_batch,
+                problem, train_w, test_w, grid, ratio, tol, max_iter, intercept, stop, L, K, path_in_batch,
                 mesh)
         else:
             fold_lambdas, metric, loss, n_iter, converged = _cv_jit(
                 problem, train_w, test_w, grid, ratio, tol, max_iter,
-                intercept=bool(intercept), stop=stop, n_lambdas=L, progress=bool(progress), mesh=mesh)
+                intercept=intercept, stop=stop, n_lambdas=L, progress=progress, mesh=mesh)
     # on the host: drop the padding rows (the screened CV's outputs hold the folds only)
     fold_lambdas, metric, loss, n_iter, converged = (
         a[:K] for a in to_host((fold_lambdas, metric, loss, n_iter, converged)))
+    raise_if_overflowed("cross_validate", data, (loss,), similarity=options.similarity, ridge=options.ridge)
     warn_if_not_converged(converged, n_iter, what="cross_validate")
     path = None
     if full_path is not None:
@@ -429,12 +545,14 @@ def cross_validate(data: MultiTaskData, *, n_folds=10, folds=None, stratify=True
         path = fit_path(data, lambdas, n_lambdas=n_lambdas, lambda_min_ratio=lambda_min_ratio,
                         similarity=similarity, ridge=ridge, intercept=intercept, loss_weighting=loss_weighting,
                         tol=tol, max_iter=max_iter, stop=stop, progress=progress, screening=screening)
-    metric = np.asarray(metric)
+    # An undefined AUC (a test part with one class) is NaN and left out of the means.
+    _warn_undefined(undefined, data.task_names)
+    metric = np.where(undefined[:, None, :], np.nan, np.asarray(metric))
     is_cls = np.asarray(data.is_classification)
     return CVResult(
         lambdas=np.asarray(fold_lambdas).mean(axis=0), fold_lambdas=np.asarray(fold_lambdas),
         mse=metric[:, :, ~is_cls].mean(axis=2) if (~is_cls).any() else None,
-        auc=metric[:, :, is_cls].mean(axis=2) if is_cls.any() else None,
+        auc=_mean_defined(metric[:, :, is_cls]) if is_cls.any() else None,
         deviance=np.asarray(loss).sum(axis=2), task_metric=metric, n_iter=np.asarray(n_iter),
         converged=np.asarray(converged), folds=fold_ids, is_classification=is_cls,
         task_names=data.task_names, path=path)

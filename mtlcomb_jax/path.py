@@ -17,8 +17,9 @@ from . import losses
 from .data import MultiTaskData
 from .progress import advance, progress_bar, tick
 from .working_set import AUTO_MIN_FEATURES, working_set_path
-from .solver import (Problem, SolveResult, check_hyperparameters, check_stop, default_tol, initial_point,
-                     lambda_max_problem, make_problem, solve_problem, warn_if_not_converged)
+from . import validation
+from .solver import (Problem, SolveResult, check_options, default_tol, initial_point, lambda_max_problem,
+                     make_problem, raise_if_overflowed, solve_problem, warn_if_not_converged)
 
 
 # -- lambda_max and the grid ------------------------------------------------------------
@@ -31,8 +32,9 @@ def lambda_max(data: MultiTaskData, *, intercept=True, loss_weighting="mtlcomb")
     (without intercept), the R package's ``max_j ||[X_t^T y_t / n_t]_t||``.
     The similarity and ridge terms have zero gradient at W = 0 and do not enter.
     """
-    problem = make_problem(data, 0.0, loss_weighting=loss_weighting)
-    return float(lambda_max_problem(problem, bool(intercept)))
+    options = check_options(data, intercept=intercept, loss_weighting=loss_weighting)
+    problem = make_problem(data, 0.0, loss_weighting=options.loss_weighting)
+    return float(lambda_max_problem(problem, options.intercept))
 
 
 def log_grid(lam_max, n_lambdas, lambda_min_ratio):
@@ -43,9 +45,17 @@ def log_grid(lam_max, n_lambdas, lambda_min_ratio):
     return grid.at[0].set(lam_max)
 
 
-def check_lambdas(lambdas):
-    """A validated (n_lambdas,) float array: positive, finite and non-increasing."""
-    arr = np.asarray(lambdas, dtype=np.float64).reshape(-1)
+def check_lambdas(lambdas, dtype=None):
+    """A validated (n_lambdas,) float array: positive, finite, non-increasing (and within
+    ``dtype``'s range when given)."""
+    try:
+        arr = np.asarray(lambdas)
+    except (TypeError, ValueError):
+        raise ValueError("lambdas must be a 1-D sequence of positive numbers.") from None
+    if arr.dtype.kind not in "iuf" or arr.ndim > 1:
+        raise ValueError(f"lambdas must be a 1-D sequence of positive numbers; got dtype {arr.dtype}, shape "
+                         f"{arr.shape}.")
+    arr = arr.astype(np.float64).reshape(-1)
     if arr.size == 0:
         raise ValueError("lambdas is empty; pass at least one positive value, or None for the default grid.")
     if not np.all(np.isfinite(arr)) or np.any(arr <= 0):
@@ -54,14 +64,35 @@ def check_lambdas(lambdas):
     if np.any(np.diff(arr) > 0):
         raise ValueError("lambdas must be in decreasing order (the path warm-starts from large to small); "
                          "sort them with np.sort(lambdas)[::-1].")
+    if dtype is not None:
+        validation.check_in_range("lambdas", float(arr.max()), dtype)
     return arr
 
 
 def check_grid_args(n_lambdas, lambda_min_ratio):
-    if int(n_lambdas) < 1:
-        raise ValueError(f"n_lambdas={n_lambdas} must be at least 1.")
-    if not 0 < float(lambda_min_ratio) <= 1:
-        raise ValueError(f"lambda_min_ratio={lambda_min_ratio} must be in (0, 1].")
+    """(n_lambdas, lambda_min_ratio) as an int >= 1 and a float in (0, 1]."""
+    n_lambdas = validation.integer("n_lambdas", n_lambdas, minimum=1, hint="pass the number of lambdas, e.g. 20")
+    ratio = validation.real_scalar("lambda_min_ratio", lambda_min_ratio, hint="pass a value in (0, 1], e.g. 0.01")
+    if not 0 < ratio <= 1:
+        raise ValueError(f"lambda_min_ratio={lambda_min_ratio} must be in (0, 1] (the smallest lambda as a "
+                         "fraction of lambda_max), e.g. 0.01.")
+    return n_lambdas, ratio
+
+
+def check_lambda_max(lam_max, data: MultiTaskData):
+    """ValueError when lambda_max is 0 (or not finite): then every lambda gives the zero
+    model and a grid relative to lambda_max does not exist."""
+    lam_max = float(lam_max)
+    if np.isfinite(lam_max) and lam_max > 0:
+        return lam_max
+    if not np.isfinite(lam_max):
+        raise ValueError(f"lambda_max is {lam_max} (an overflow): rescale X (standardise its columns) and the "
+                         "regression targets.")
+    x_zero = not bool(jnp.any(data.X != 0))
+    cause = "X is all zero" if x_zero else ("no feature is correlated with any task's residual at the null "
+                                            "model (constant targets, or constant features)")
+    raise ValueError(f"lambda_max is 0: {cause}, so the solution is zero at every lambda and there is no path "
+                     "to fit. Check that X and the targets hold the data you meant.")
 
 
 # -- the path --------------------------------------------------------------------------
@@ -157,11 +188,17 @@ def _grid_jit(problem, ratio, *, intercept, n_lambdas):
 
 def lambda_grid(data: MultiTaskData, *, n_lambdas=20, lambda_min_ratio=0.01, intercept=True,
                 loss_weighting="mtlcomb"):
-    """(n_lambdas,) log-spaced grid from lambda_max down to ``lambda_min_ratio * lambda_max``."""
-    check_grid_args(n_lambdas, lambda_min_ratio)
-    problem = make_problem(data, 0.0, loss_weighting=loss_weighting)
-    return _grid_jit(problem, jnp.asarray(lambda_min_ratio, data.X.dtype), intercept=bool(intercept),
-                     n_lambdas=int(n_lambdas))
+    """(n_lambdas,) log-spaced grid from lambda_max down to ``lambda_min_ratio * lambda_max``.
+
+    Raises ValueError when lambda_max is 0 (all-zero X, constant targets): every lambda
+    then gives the zero model.
+    """
+    options = check_options(data, intercept=intercept, loss_weighting=loss_weighting)
+    n_lambdas, ratio = check_grid_args(n_lambdas, lambda_min_ratio)
+    problem = make_problem(data, 0.0, loss_weighting=options.loss_weighting)
+    grid = _grid_jit(problem, jnp.asarray(ratio, data.X.dtype), intercept=options.intercept, n_lambdas=n_lambdas)
+    check_lambda_max(grid[0], data)
+    return grid
 
 
 def fit_path(data: MultiTaskData, lambdas=None, *, n_lambdas=20, lambda_min_ratio=0.01,
@@ -188,25 +225,26 @@ def fit_path(data: MultiTaskData, lambdas=None, *, n_lambdas=20, lambda_min_rati
     -------
     PathResult with W of shape (n_lambdas, n_features, n_tasks).
     """
-    check_stop(stop)
-    check_hyperparameters(similarity=similarity, ridge=ridge)
-    intercept = bool(intercept)
+    options = check_options(data, similarity=similarity, ridge=ridge, intercept=intercept,
+                            loss_weighting=loss_weighting, tol=tol, max_iter=max_iter, stop=stop)
+    intercept, stop, max_iter = options.intercept, options.stop, options.max_iter
+    progress = validation.flag("progress", progress)
     if lambdas is None:
         lambdas = lambda_grid(data, n_lambdas=n_lambdas, lambda_min_ratio=lambda_min_ratio,
                               intercept=intercept, loss_weighting=loss_weighting)
     else:
-        lambdas = jnp.asarray(check_lambdas(lambdas), data.X.dtype)
-    tol = default_tol(stop, data.X.dtype) if tol is None else tol
-    problem = make_problem(data, 0.0, similarity, ridge, loss_weighting)
+        lambdas = jnp.asarray(check_lambdas(lambdas, data.X.dtype), data.X.dtype)
+    tol = default_tol(stop, data.X.dtype) if options.tol is None else options.tol
+    problem = make_problem(data, 0.0, options.similarity, options.ridge, options.loss_weighting)
     W0, b0 = initial_point(data, W_init, None)
     if use_working_sets(screening, stop, data.n_features, data.X.dtype):
         fits = _screened_path(problem, lambdas, W0, b0, tol, max_iter, intercept, stop, W_init is None, progress)
-        warn_if_not_converged(fits.converged, fits.n_iter, what="fit_path")
-        return PathResult(lambdas=lambdas, **fits._asdict(), is_classification=data.is_classification,
-                          task_names=data.task_names, feature_names=data.feature_names, classes=data.classes)
-    with progress_bar(int(lambdas.shape[0]), "path", "lambda", bool(progress)):
-        fits = _path_jit(problem, lambdas, W0, b0, tol, max_iter, intercept=intercept, stop=stop,
-                         progress=bool(progress))
+    else:
+        with progress_bar(int(lambdas.shape[0]), "path", "lambda", progress):
+            fits = _path_jit(problem, lambdas, W0, b0, tol, max_iter, intercept=intercept, stop=stop,
+                             progress=progress)
+    raise_if_overflowed("fit_path", data, (fits.objective, fits.intercept), similarity=options.similarity,
+                        ridge=options.ridge)
     warn_if_not_converged(fits.converged, fits.n_iter, what="fit_path")
     return PathResult(lambdas=lambdas, **fits._asdict(), is_classification=data.is_classification,
                       task_names=data.task_names, feature_names=data.feature_names, classes=data.classes)

@@ -19,10 +19,12 @@ import jax.numpy as jnp
 import numpy as np
 
 from .data import MultiTaskData
-from .path import check_grid_args, check_lambdas, lambda_grid, scan_path
+from .path import check_lambdas, lambda_grid, scan_path
 from .progress import progress_bar
 from .sharding import spread_batch, to_host, vmap_per_device
-from .solver import check_hyperparameters, check_stop, default_tol, make_problem, warn_if_not_converged
+from . import validation
+from .cv import stratified_groups
+from .solver import check_options, default_tol, make_problem, raise_if_overflowed, warn_if_not_converged
 
 
 @dataclasses.dataclass(frozen=True)
@@ -56,30 +58,33 @@ def subsample_weights(data: MultiTaskData, n_subsamples, fraction=0.5, *, strati
     Kept samples have their data weight renormalised per task; the others (and
     padding) have weight 0. Classification tasks keep ``fraction`` of each class.
     """
+    fraction = validation.real_scalar("fraction", fraction, hint="pass a share in (0, 1), e.g. 0.5")
     if not 0 < fraction < 1:
         raise ValueError(f"fraction={fraction} must be strictly between 0 and 1 (0.5 is the standard half).")
-    rng = np.random.default_rng(seed)
+    stratify = validation.flag("stratify", stratify)
+    rng = np.random.default_rng(validation.seed(seed))
     mask, y = np.asarray(data.mask), np.asarray(data.y)
     is_cls = np.asarray(data.is_classification)
     keep = np.zeros((n_subsamples,) + mask.shape, dtype=bool)
 
-    def draw(labels, stratified):
-        chosen = np.zeros(labels.size, dtype=bool)
-        groups = [labels == -1.0, labels == 1.0] if stratified else [np.ones(labels.size, bool)]
-        for members in groups:
-            index = np.flatnonzero(members)
-            size = max(1, int(round(fraction * index.size)))
-            chosen[rng.choice(index, size=size, replace=False)] = True
-        return chosen
+    def draw(labels):
+        """Keep ``fraction`` of the samples, of each class of each outcome in labels (n, c)."""
+        if labels.shape[1] == 0:
+            chosen = np.zeros(labels.shape[0], dtype=bool)
+            chosen[rng.choice(labels.shape[0], size=max(1, int(round(fraction * labels.shape[0]))),
+                              replace=False)] = True
+            return chosen
+        return stratified_groups(labels, np.array([fraction, 1.0 - fraction]), rng) == 0
 
+    stratified = [t for t in range(data.n_tasks) if is_cls[t]] if stratify else []
     for b in range(n_subsamples):
         if data.shared_design:
-            strat = next((t for t in range(data.n_tasks) if is_cls[t]), 0)
-            keep[b, :, :] = draw(y[strat], stratify and is_cls[strat])
+            # one subsample for all outcomes, stratified on every classification outcome jointly
+            keep[b, :, :] = draw(y[stratified].T)
         else:
             for t in range(data.n_tasks):
                 n_t = int(mask[t].sum())
-                keep[b, t, :n_t] = draw(y[t, :n_t], stratify and is_cls[t])
+                keep[b, t, :n_t] = draw(y[t, :n_t, None] if t in stratified else np.zeros((n_t, 0)))
     weights = np.where(keep, np.asarray(data.weights)[None], 0.0)
     return jnp.asarray(weights / weights.sum(axis=2, keepdims=True), data.X.dtype)
 
@@ -87,13 +92,15 @@ def subsample_weights(data: MultiTaskData, n_subsamples, fraction=0.5, *, strati
 @partial(jax.jit, static_argnames=("intercept", "stop", "progress", "mesh"))
 def _subsample_paths(problem, weights, lambdas, tol, max_iter, *, intercept, stop, progress=False, mesh=None):
     """vmap over subsamples of the scanned path (each device of ``mesh`` over its own share, see
-    :func:`~mtlcomb_jax.sharding.vmap_per_device`); returns (B, L, p) selection masks and convergence."""
+    :func:`~mtlcomb_jax.sharding.vmap_per_device`); returns (B, L, p) selection masks and (B, L)
+    convergence, iterations and objectives."""
     def one_subsample(w):
         sub = problem._replace(weights=w)
         W0 = jnp.zeros((problem.X.shape[-1], problem.y.shape[0]), problem.y.dtype)
         b0 = jnp.zeros(problem.y.shape[0], problem.y.dtype)
         return scan_path(sub, lambdas, W0, b0, tol, max_iter, intercept=intercept, stop=stop,
-                         per_lambda=lambda fit: (jnp.any(fit.W != 0, axis=1), fit.converged, fit.n_iter),
+                         per_lambda=lambda fit: (jnp.any(fit.W != 0, axis=1), fit.converged, fit.n_iter,
+                                                 fit.objective),
                          progress=progress)
 
     return vmap_per_device(one_subsample, mesh)(weights)
@@ -123,30 +130,34 @@ def stability_selection(data: MultiTaskData, *, n_subsamples=50, fraction=0.5, t
     -------
     StabilityResult
     """
-    check_stop(stop)
-    check_hyperparameters(similarity=similarity, ridge=ridge)
-    if int(n_subsamples) != n_subsamples or n_subsamples < 2:
-        raise ValueError(f"n_subsamples={n_subsamples} must be an integer >= 2.")
+    options = check_options(data, similarity=similarity, ridge=ridge, intercept=intercept,
+                            loss_weighting=loss_weighting, tol=tol, max_iter=max_iter, stop=stop)
+    intercept, stop, max_iter = options.intercept, options.stop, options.max_iter
+    progress = validation.flag("progress", progress)
+    n_subsamples = validation.integer("n_subsamples", n_subsamples, minimum=2,
+                                      hint="pass the number of subsamples, e.g. 50")
+    threshold = validation.real_scalar("threshold", threshold, hint="pass a selection probability in (0, 1]")
     if not 0 < threshold <= 1:
-        raise ValueError(f"threshold={threshold} must be in (0, 1].")
-    n_subsamples = int(n_subsamples)
+        raise ValueError(f"threshold={threshold} must be in (0, 1] (a selection probability, 0.6 to 0.9 is usual).")
     if lambdas is None:
-        check_grid_args(n_lambdas, lambda_min_ratio)
         lambdas = lambda_grid(data, n_lambdas=n_lambdas, lambda_min_ratio=lambda_min_ratio,
                               intercept=intercept, loss_weighting=loss_weighting)
     else:
-        lambdas = jnp.asarray(check_lambdas(lambdas), data.X.dtype)
-    tol = default_tol(stop, data.X.dtype) if tol is None else tol
+        lambdas = jnp.asarray(check_lambdas(lambdas, data.X.dtype), data.X.dtype)
+    tol = default_tol(stop, data.X.dtype) if options.tol is None else options.tol
     weights = subsample_weights(data, n_subsamples, fraction, stratify=stratify, seed=seed)
     # padded to use every device (spread_batch); the padding's results are dropped below
     (weights,), mesh = spread_batch((weights,), devices, n_subsamples)
-    problem = make_problem(data, 0.0, similarity, ridge, loss_weighting)
-    with progress_bar(int(weights.shape[0]) * int(lambdas.shape[0]), "stability selection", "solve",
-                      bool(progress)):
-        chosen, converged, n_iter = _subsample_paths(problem, weights, lambdas, tol, max_iter,
-                                                     intercept=bool(intercept), stop=stop,
-                                                     progress=bool(progress), mesh=mesh)
-    chosen, converged, n_iter = (a[:n_subsamples] for a in to_host((chosen, converged, n_iter)))
+    problem = make_problem(data, 0.0, options.similarity, options.ridge, options.loss_weighting)
+    with progress_bar(int(weights.shape[0]) * int(lambdas.shape[0]), "stability selection", "solve", progress):
+        chosen, converged, n_iter, objective = _subsample_paths(problem, weights, lambdas, tol, max_iter,
+                                                                intercept=intercept, stop=stop, progress=progress,
+                                                                mesh=mesh)
+    chosen, converged, n_iter, objective = (a[:n_subsamples] for a in to_host((chosen, converged, n_iter,
+                                                                               objective)))
+    # NaN coefficients would count as selected: an overflow must not pass for a selection.
+    raise_if_overflowed("stability_selection", data, (objective,), similarity=options.similarity,
+                        ridge=options.ridge)
     warn_if_not_converged(converged, n_iter, what="stability_selection")
     chosen = np.asarray(chosen)                                   # (B, L, p)
     frequencies = chosen.mean(axis=0)

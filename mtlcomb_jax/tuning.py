@@ -24,11 +24,12 @@ import jax.numpy as jnp
 import numpy as np
 
 from . import losses
-from .cv import _check_folds_usable, fold_weights, folds_from_user, make_folds
+from .cv import check_folds_usable, fold_weights, folds_from_user, make_folds
 from .data import MultiTaskData
-from .path import lambda_max
+from .path import check_lambda_max, lambda_max
 from .implicit import differentiable_solve_problem
-from .solver import check_hyperparameters, check_stop, make_problem
+from . import validation
+from .solver import check_hyperparameters, check_options, default_tol, make_problem
 
 HYPERPARAMETERS = ("lam", "similarity", "ridge")
 
@@ -105,17 +106,24 @@ def tune_hyperparameters(data: MultiTaskData, *, tune=HYPERPARAMETERS, lam=None,
     unknown = [name for name in tuned if name not in HYPERPARAMETERS]
     if unknown or not tuned:
         raise ValueError(f"tune={tune!r} must name one or more of {HYPERPARAMETERS}.")
-    check_stop(stop)
+    options = check_options(data, intercept=intercept, loss_weighting=loss_weighting, tol=tol, max_iter=max_iter,
+                            stop=stop)
+    intercept, stop, max_iter = options.intercept, options.stop, options.max_iter
+    tol = default_tol(stop, data.X.dtype) if options.tol is None else options.tol
+    n_steps = validation.integer("n_steps", n_steps, minimum=1, hint="pass the number of optimiser steps, e.g. 30")
+    if optimizer is None:
+        learning_rate = validation.real_scalar("learning_rate", learning_rate, hint="pass a step size > 0, e.g. 0.2")
+        if learning_rate <= 0:
+            raise ValueError(f"learning_rate={learning_rate} must be > 0, e.g. 0.2.")
     if lam is None:
-        lam = 0.1 * float(lambda_max(data, intercept=intercept, loss_weighting=loss_weighting))
-    start = {"lam": lam, "similarity": similarity, "ridge": ridge}
-    check_hyperparameters(**start)
+        lam = 0.1 * check_lambda_max(lambda_max(data, intercept=intercept, loss_weighting=loss_weighting), data)
+    start = check_hyperparameters(data.X.dtype, lam=lam, similarity=similarity, ridge=ridge)
     for name in tuned:
         if not start[name] > 0:
             raise ValueError(f"{name}={start[name]} is tuned in log space, so it must start > 0.")
     fold_ids = make_folds(data, n_folds, stratify=stratify, seed=seed) if folds is None else \
         folds_from_user(data, folds)
-    K = _check_folds_usable(data, fold_ids)
+    K, _ = check_folds_usable(data, fold_ids)
     train_w, test_w = fold_weights(data, fold_ids, K)
     dtype = data.X.dtype
     problem = make_problem(data, 0.0, loss_weighting=loss_weighting)

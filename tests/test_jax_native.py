@@ -178,7 +178,7 @@ def test_subsamples_are_stratified_halves():
 
 
 @pytest.mark.parametrize("kwargs, message", [
-    (dict(n_subsamples=1), "n_subsamples=1 must be an integer >= 2"),
+    (dict(n_subsamples=1), "n_subsamples=1 is out of range: it must be >= 2"),
     (dict(threshold=0.0), "threshold=0.0 must be in"),
     (dict(fraction=1.0), "fraction=1.0 must be strictly between 0 and 1"),
     (dict(similarity=-1.0), "similarity=-1.0 is negative"),

@@ -145,11 +145,11 @@ def test_cv_bad_folds():
 
 def test_bad_grid_and_fold_counts(tutorial):
     data = tutorial[0]
-    with pytest.raises(ValueError, match="n_folds=1 must be an integer >= 2"):
+    with pytest.raises(ValueError, match="n_folds=1 is out of range: it must be >= 2"):
         mc.cross_validate(data, n_folds=1)
     with pytest.raises(ValueError, match=r"lambda_min_ratio=1.5 must be in \(0, 1\]"):
         mc.fit_path(data, lambda_min_ratio=1.5)
-    with pytest.raises(ValueError, match="n_lambdas=0 must be at least 1"):
+    with pytest.raises(ValueError, match="n_lambdas=0 is out of range: it must be >= 1"):
         mc.fit_path(data, n_lambdas=0)
 
 
