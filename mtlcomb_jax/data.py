@@ -154,9 +154,9 @@ class MultiTaskData:
         if len(ys) != n_tasks:
             raise ValueError(f"Xs has {n_tasks} tasks but ys has {len(ys)}; pass one target array per task.")
         task_names = _names(task_names, n_tasks, "task", "task_names")
-        feature_names = _frame_columns(Xs, feature_names)
+        feature_names = feature_columns(Xs, feature_names)
         types = _parse_task_types(task_types, n_tasks, task_names)
-        Xs = [_as_matrix(X, f"Xs[{t}] (task {task_names[t]!r})") for t, X in enumerate(Xs)]
+        Xs = [as_feature_matrix(X, f"Xs[{t}] (task {task_names[t]!r})") for t, X in enumerate(Xs)]
         p = Xs[0].shape[1]
         for t, X in enumerate(Xs):
             if X.shape[1] != p:
@@ -204,7 +204,7 @@ class MultiTaskData:
             task_names = [str(c) for c in Y.columns]
         if task_names is None and getattr(Y, "ndim", None) == 1 and getattr(Y, "name", None) is not None:
             task_names = [str(Y.name)]
-        X = _as_matrix(X, "X")
+        X = as_feature_matrix(X, "X")
         # A DataFrame's columns may have different dtypes (labels beside numbers): keep them apart.
         outcomes = [_as_array(Y[c], f"Y[{c!r}]") for c in Y.columns] if hasattr(Y, "columns") else None
         Y = _as_array(Y, "Y") if outcomes is None else np.empty((len(Y), len(outcomes)))
@@ -274,12 +274,20 @@ def infer_task_types(ys):
     how many it has), else 'regression'."""
     types = []
     for y in ys:
-        y = _as_array(y, "y")
+        y = _numeric_if_possible(_as_array(y, "y"))
         if y.dtype.kind in "biufc":
             types.append(CLASSIFICATION if y.dtype.kind == "b" or np.unique(y).size == 2 else REGRESSION)
         else:
             types.append(CLASSIFICATION)
     return types
+
+
+def _numeric_if_possible(y):
+    """An object array whose entries are all real numbers (not booleans) as float64; else y."""
+    if y.dtype.kind == "O" and y.size and all(isinstance(v, (int, float, np.integer, np.floating)) and
+                                              not isinstance(v, (bool, np.bool_)) for v in y.ravel()):
+        return y.astype(np.float64)
+    return y
 
 
 def resolve_task_index(task, task_names) -> int:
@@ -320,7 +328,7 @@ def _as_array(values, name):
     return arr
 
 
-def _frame_columns(Xs, feature_names):
+def feature_columns(Xs, feature_names):
     """The feature names: those given, else the DataFrames' common column names (refusing
     frames whose columns differ), else None."""
     columns = [tuple(str(c) for c in X.columns) for X in Xs if hasattr(X, "columns")]
@@ -338,10 +346,10 @@ def _frame_columns(Xs, feature_names):
     return list(columns[0])
 
 
-_MISSING_HINT = "impute or drop those entries before fitting"
+_MISSING_HINT = "impute or drop those entries first"
 
 
-def _as_matrix(X, name):
+def as_feature_matrix(X, name):
     """A finite real 2-D float array (float32 or float64); the caller's array is never modified."""
     columns = list(X.columns) if hasattr(X, "columns") else None
     if columns is not None:
@@ -472,9 +480,7 @@ def _encode_targets(y, kind, positive, name, n_rows):
         if positive is not None:
             raise ValueError(f"positive_labels gives {positive!r} for {name}, a regression task; positive labels "
                              "apply to classification tasks only (pass None for this task).")
-        if y.dtype.kind == "O" and all(isinstance(v, (int, float, np.integer, np.floating)) and
-                                       not isinstance(v, (bool, np.bool_)) for v in y):
-            y = y.astype(np.float64)
+        y = _numeric_if_possible(y)
         if y.dtype.kind == "b" or y.dtype.kind not in "iuf":
             values = np.unique(y.astype(str))
             raise ValueError(f"{name} is declared 'regression' but holds {'booleans' if y.dtype.kind == 'b' else 'non-numeric values'} "

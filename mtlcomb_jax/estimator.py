@@ -13,11 +13,17 @@ distinct values is classification.
 from __future__ import annotations
 
 import numpy as np
-from sklearn.base import BaseEstimator
-from sklearn.utils.metaestimators import available_if
+
+try:
+    from sklearn.base import BaseEstimator
+    from sklearn.utils.metaestimators import available_if
+    from sklearn.utils.validation import validate_data
+except ImportError as err:      # a core install: say which extra brings the estimators
+    raise ImportError("mtlcomb_jax.MTLComb and MTLCombCV need scikit-learn: pip install 'mtlcomb-jax[sklearn]' "
+                      "(the functional API, mc.solve / fit_path / cross_validate, works without it).") from err
 
 from .cv import cross_validate
-from .data import CLASSIFICATION, MultiTaskData, infer_task_types
+from .data import CLASSIFICATION, MultiTaskData, feature_columns, infer_task_types, resolve_task_index
 from .path import fit_path
 from .prediction import decision_function, predict as predict_values
 from .solver import solve
@@ -28,6 +34,19 @@ _SELECTIONS = ("weighted_min", "regression_min", "classification_min",
 
 def _to_numpy(a):
     return a.to_numpy() if hasattr(a, "to_numpy") else np.asarray(a)
+
+
+def _task_ids(tasks):
+    """The sorted distinct task ids of a long table's task column (ValueError for missing
+    or mixed ids)."""
+    if tasks.ndim != 1:
+        raise ValueError(f"tasks must be 1-D, one task id per row of X; got shape {tasks.shape}.")
+    if tasks.dtype == object and any(t is None or (isinstance(t, float) and np.isnan(t)) for t in tasks):
+        raise ValueError("tasks holds missing task ids (None or NaN); give every row a task.")
+    try:
+        return np.unique(tasks)
+    except TypeError:
+        raise ValueError("tasks mixes id types (e.g. numbers and strings); use ids of one type.") from None
 
 
 def _is_task_list(X):
@@ -65,6 +84,7 @@ class _Layout:
             if not isinstance(y, (list, tuple)) or len(y) != len(X):
                 raise ValueError(f"X is a list of {len(X)} per-task arrays, so y must be a list of as many "
                                  "per-task target arrays.")
+            feature_columns(X, None)     # ValueError when the tasks' DataFrames differ in their columns
             self.Xs = [_check_X(x, f"X[{t}]") for t, x in enumerate(X)]
             self.ys = [_check_y(t_y, f"y[{t}]") for t, t_y in enumerate(y)]
             self.task_ids = None
@@ -79,9 +99,10 @@ class _Layout:
             if tasks.shape[0] != X.shape[0] or y.ndim != 1 or y.shape[0] != X.shape[0]:
                 raise ValueError(f"long format needs X (n, p), y (n,) and tasks (n,); got X {X.shape}, "
                                  f"y {y.shape}, tasks {tasks.shape}.")
-            self.task_ids = np.unique(tasks)
-            self.Xs = [X[tasks == k] for k in self.task_ids]
-            self.ys = [y[tasks == k] for k in self.task_ids]
+            self.task_ids = _task_ids(tasks)
+            self.rows = [np.flatnonzero(tasks == k) for k in self.task_ids]
+            self.Xs = [X[rows] for rows in self.rows]
+            self.ys = [y[rows] for rows in self.rows]
         else:
             self.kind = "shared"
             self.X = X
@@ -96,6 +117,13 @@ class _Layout:
         if self.kind == "shared":
             return MultiTaskData.from_outcomes(self.X, self.Y, types, feature_names=names,
                                                task_names=task_names, sample_weights=sample_weight)
+        if self.kind == "long" and sample_weight is not None:
+            # one weight per row of the long table, split like the rows
+            weights = _to_numpy(sample_weight)
+            if weights.ndim != 1 or weights.shape[0] != sum(r.size for r in self.rows):
+                raise ValueError(f"sample_weight has shape {weights.shape}; in long format pass one weight per "
+                                 f"row of X, shape ({sum(r.size for r in self.rows)},).")
+            sample_weight = [weights[rows] for rows in self.rows]
         return MultiTaskData.from_tasks(self.Xs, self.ys, types, feature_names=names, task_names=task_names,
                                         sample_weights=sample_weight)
 
@@ -135,12 +163,13 @@ class MTLComb(BaseEstimator):
     def _prepare(self, X, y, tasks, sample_weight):
         self._layout = _Layout(X, y, tasks)
         data = self._layout.data(self.task_types, sample_weight)
+        # scikit-learn's own record of the input's width and column names (feature_names_in_,
+        # for DataFrames), which predict checks with the same errors scikit-learn raises
+        validate_data(self, X[0] if _is_task_list(X) else X, reset=True, skip_check_array=True)
         self.task_types_ = list(data.task_types)
         self.task_names_ = list(data.task_names)
         self.classes_ = list(data.classes)
         self.n_features_in_ = data.n_features
-        if self._layout.feature_names is not None:
-            self.feature_names_in_ = np.asarray([str(c) for c in self._layout.feature_names], dtype=object)
         return data
 
     def _set_result(self, result):
@@ -171,9 +200,12 @@ class MTLComb(BaseEstimator):
         X = self._check_features(X)
         if tasks is not None:
             tasks = _to_numpy(tasks)
+            if tasks.ndim != 1 or tasks.shape[0] != X.shape[0]:
+                raise ValueError(f"tasks has shape {tasks.shape} but X has {X.shape[0]} rows; pass one task id per "
+                                 "row of X.")
             ids = list(self._layout.task_ids) if kind == "long" else list(range(len(self.task_names_)))
             out = []
-            for k in np.unique(tasks):
+            for k in _task_ids(tasks):
                 if k not in ids:
                     raise ValueError(f"tasks holds {k!r}, a task the model was not fitted on ({ids}).")
                 rows = np.flatnonzero(tasks == k)
@@ -182,11 +214,14 @@ class MTLComb(BaseEstimator):
         return [(t, None, X) for t in range(len(self.task_names_))]
 
     def _check_features(self, X, name="X"):
-        X = _check_X(X, name)
-        if X.shape[1] != self.n_features_in_:
-            raise ValueError(f"{name} has {X.shape[1]} features, but {type(self).__name__} is expecting "
+        """X checked as scikit-learn does: finite, real, the fitted width, and a DataFrame's
+        column names equal to ``feature_names_in_`` in the same order (ValueError otherwise)."""
+        X_checked = _check_X(X, name)
+        validate_data(self, X, reset=False, skip_check_array=True)
+        if X_checked.shape[1] != self.n_features_in_:
+            raise ValueError(f"{name} has {X_checked.shape[1]} features, but {type(self).__name__} is expecting "
                              f"{self.n_features_in_} features as input (the number it was fitted with).")
-        return X
+        return X_checked
 
     def _assemble(self, X, tasks, per_task):
         blocks = self._rows_by_task(X, tasks)
@@ -235,12 +270,20 @@ class MTLComb(BaseEstimator):
 
         return self._assemble(X, tasks, per_task)
 
+    def _task_index(self, task):
+        """A task given by index, by name, or (long format) by the task id used in fit."""
+        ids = list(self._layout.task_ids) if self._layout.task_ids is not None else []
+        if not isinstance(task, (int, np.integer)) and task in ids and str(task) in self.task_names_:
+            task = str(task)
+        return resolve_task_index(task, tuple(self.task_names_))
+
     @available_if(_has_classification_task)
     def predict_proba(self, X, task=0):
-        """(n, 2) probabilities of (negative, positive) class for one classification task."""
+        """(n, 2) probabilities of (negative, positive) class for one classification task
+        (an index or a task name)."""
         self._check_fitted()
         X = self._check_features(X)
-        t = self.task_names_.index(task) if isinstance(task, str) else int(task)
+        t = self._task_index(task)
         if self.classes_[t] is None:
             raise ValueError(f"task {self.task_names_[t]!r} is a regression task; predict_proba applies to "
                              "classification tasks only.")
