@@ -11,9 +11,13 @@ Errors in the user's input print one line and exit with status 2.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import pathlib
+import shutil
 import sys
+import tempfile
 import time
 
 import numpy as np
@@ -30,7 +34,7 @@ def _plots_wanted(args):
     try:
         import matplotlib
     except ImportError:
-        print("matplotlib is not installed: skipping plots (pip install 'mtlcomb_jax[plot]')", file=sys.stderr)
+        print("matplotlib is not installed: skipping plots (pip install 'mtlcomb-jax[plot]')", file=sys.stderr)
         return False
     matplotlib.use("Agg")
     return True
@@ -110,12 +114,36 @@ def _demo(args):
 
 def _out_dir(out):
     out = pathlib.Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {str(out)!r} is a file; pass a folder to write the outputs into.")
     return out
 
 
+@contextlib.contextmanager
+def _staged(out):
+    """A temporary folder beside ``out`` to write a run's outputs into; on success its files
+    are moved into ``out`` (replacing files of the same name), on failure it is removed, so
+    a run that cannot write all its outputs leaves none of them behind."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    stage = pathlib.Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
+    try:
+        yield stage
+        out.mkdir(parents=True, exist_ok=True)
+        for item in stage.iterdir():
+            os.replace(item, out / item.name)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+
+
 def _write_outputs(out, report, result, *, path=None, cv=None, plots=True):
-    """coefficients.csv, selected_features.csv, model.npz, report.json, and plots/tables when given."""
+    """coefficients.csv, selected_features.csv, model.npz, report.json, and plots/tables when given,
+    all or nothing (:func:`_staged`)."""
+    with _staged(out) as stage:
+        written = _write_files(stage, report, result, path=path, cv=cv, plots=plots)
+    print(f"wrote into {out}/: {', '.join(written)}")
+
+
+def _write_files(out, report, result, *, path=None, cv=None, plots=True):
     import mtlcomb_jax as mc
     written = []
     try:
@@ -130,7 +158,7 @@ def _write_outputs(out, report, result, *, path=None, cv=None, plots=True):
             cv_table(cv).to_csv(out / "cv.csv", index=False)
             written.append("cv.csv")
     except ImportError:
-        print("pandas is not installed: skipping the CSV tables (pip install 'mtlcomb_jax[io]')", file=sys.stderr)
+        print("pandas is not installed: skipping the CSV tables (pip install 'mtlcomb-jax[io]')", file=sys.stderr)
     mc.save_model(result, out / "model.npz")
     (out / "report.json").write_text(json.dumps(report, indent=2, default=float))
     written += ["model.npz", "report.json"]
@@ -144,7 +172,7 @@ def _write_outputs(out, report, result, *, path=None, cv=None, plots=True):
             written.append("cv_curves.png")
         _save_figure(plotting.plot_coefficients(result), out / "coefficients.png")
         written.append("coefficients.png")
-    print(f"wrote into {out}/: {', '.join(written)}")
+    return written
 
 
 # -- fit / cv from files -------------------------------------------------------------------------
@@ -243,7 +271,11 @@ def _predict(args):
     missing = [c for c in features if c not in df.columns]
     if missing:
         raise ValueError(f"{args.data} lacks {len(missing)} of the model's feature columns, e.g. {missing[:5]}.")
-    X = df[features].to_numpy(dtype=float)
+    incomplete = np.flatnonzero(df[features].isna().any(axis=1).to_numpy())
+    if incomplete.size:
+        raise ValueError(f"{args.data} has {incomplete.size} row(s) with missing feature values (first: data row "
+                         f"{int(incomplete[0]) + 1}); impute or drop them, no prediction is written for them.")
+    X = df[features]
     tasks = list(model.task_names)
     if args.task_col is None:
         pred = np.asarray(mc.predict(model, X))
@@ -264,7 +296,16 @@ def _predict(args):
     if args.out is None:
         out.to_csv(sys.stdout, index=False)
     else:
-        out.to_csv(args.out, index=False)
+        target = pathlib.Path(args.out)
+        # written beside the target and moved into place: a failed write leaves no partial file
+        handle, tmp = tempfile.mkstemp(prefix=f".{target.name}-", dir=target.parent if str(target.parent) else ".")
+        os.close(handle)
+        try:
+            out.to_csv(tmp, index=False)
+            os.replace(tmp, target)
+        finally:
+            if os.path.exists(tmp):
+                os.remove(tmp)
         print(f"wrote {len(out)} predictions to {args.out} (classification tasks: P(positive class) "
               f"= P({', '.join(str(c[1]) for c in model.classes if c is not None) or '-'}))")
     return 0
@@ -360,7 +401,12 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     try:
         return args.run(args)
-    except (ValueError, OSError, KeyError) as err:       # one clear message, no traceback
+    except BrokenPipeError:
+        # The reader of standard output stopped (``... | head``): what it wanted is written.
+        # Point stdout at /dev/null so the interpreter's final flush does not fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    except (ValueError, OSError, KeyError, ImportError) as err:       # one clear message, no traceback
         message = err.args[0] if isinstance(err, KeyError) and err.args else err
         print(f"mtlcomb-jax {args.command}: error: {message}", file=sys.stderr)
         return 2

@@ -40,7 +40,11 @@ def progress_bar(total, desc, unit, enabled):
     if not enabled:
         yield
         return
-    from tqdm.auto import tqdm
+    try:
+        from tqdm.auto import tqdm
+    except ImportError as err:
+        raise ImportError("progress=True needs tqdm: pip install 'mtlcomb-jax[progress]' (or pass "
+                          "progress=False)") from err
     bar = tqdm(total=total, desc=desc, unit=unit)
     _open_bars.append(bar)
     try:

@@ -14,20 +14,42 @@ import numpy as np
 from .data import CLASSIFICATION, REGRESSION, MultiTaskData, infer_task_types
 
 
+def _pandas():
+    try:
+        import pandas as pd
+    except ImportError as err:
+        raise ImportError("reading and writing tables needs pandas: pip install 'mtlcomb-jax[io]'") from err
+    return pd
+
+
 def read_table(path):
-    """A pandas DataFrame from a .csv, .tsv/.txt or .parquet file."""
-    import pandas as pd
+    """A pandas DataFrame from a .csv, .tsv/.txt or .parquet file.
+
+    ValueError for a missing file, an unknown extension, an unreadable or empty file, and
+    a header that repeats a column name (pandas would rename the copy silently).
+    """
+    pd = _pandas()
     path = pathlib.Path(path)
     if not path.exists():
         raise ValueError(f"data file {str(path)!r} does not exist.")
     suffix = path.suffix.lower()
-    if suffix == ".parquet":
-        return pd.read_parquet(path)
-    if suffix in (".tsv", ".txt"):
-        return pd.read_csv(path, sep="\t")
-    if suffix == ".csv":
-        return pd.read_csv(path)
-    raise ValueError(f"data file {str(path)!r} has an unknown extension {suffix!r}; use .csv, .tsv or .parquet.")
+    if suffix not in (".parquet", ".tsv", ".txt", ".csv"):
+        raise ValueError(f"data file {str(path)!r} has an unknown extension {suffix!r}; use .csv, .tsv or "
+                         ".parquet.")
+    try:
+        if suffix == ".parquet":
+            return pd.read_parquet(path)
+        sep = "," if suffix == ".csv" else "\t"
+        header = pd.read_csv(path, sep=sep, header=None, nrows=1).iloc[0].astype(str).tolist()
+        repeated = sorted({name for name in header if header.count(name) > 1})
+        if repeated:
+            raise ValueError(f"data file {str(path)!r} repeats the column name(s) {repeated[:5]} in its header; "
+                             "every column needs its own name.")
+        return pd.read_csv(path, sep=sep)
+    except pd.errors.EmptyDataError:
+        raise ValueError(f"data file {str(path)!r} is empty.") from None
+    except (pd.errors.ParserError, UnicodeDecodeError, OSError) as err:
+        raise ValueError(f"data file {str(path)!r} cannot be read as {suffix[1:]}: {err}") from None
 
 
 def _require_column(df, column, argument, source):
@@ -37,12 +59,18 @@ def _require_column(df, column, argument, source):
 
 
 def _feature_columns(df, exclude, feature_cols, source):
+    from pandas.api.types import is_bool_dtype, is_numeric_dtype
     if feature_cols is not None:
         for c in feature_cols:
             _require_column(df, c, "feature column", source)
-        return list(feature_cols)
-    cols = [c for c in df.columns if c not in exclude]
-    non_numeric = [c for c in cols if not np.issubdtype(df[c].dtype, np.number)]
+        clash = [c for c in feature_cols if c in exclude]
+        if clash:
+            raise ValueError(f"--features lists {clash}, which is the target or task column; a target cannot be "
+                             "a feature. Drop it from --features.")
+        cols = list(feature_cols)
+    else:
+        cols = [c for c in df.columns if c not in exclude]
+    non_numeric = [c for c in cols if not (is_numeric_dtype(df[c]) or is_bool_dtype(df[c]))]
     if non_numeric:
         raise ValueError(f"columns {non_numeric[:5]} of {source} are not numeric; encode them as numbers or "
                          "list the feature columns to use.")
@@ -132,13 +160,18 @@ def read_tasks(paths, *, target_col, task_col=None, feature_cols=None, classific
     if len(paths) < 2:
         raise ValueError("one data file without --task-col is a single task; pass --task-col COL for a "
                          "long-format file, or one file per task.")
+    stems = [p.stem for p in paths]
+    repeated = sorted({stem for stem in stems if stems.count(stem) > 1})
+    if repeated:
+        raise ValueError(f"several data files are named {repeated[:3]} (tasks are named after their files, so "
+                         "they would merge into one task); rename them so each task's file has its own name.")
     return data_from_task_tables({p.stem: read_table(p) for p in paths}, target_col=target_col,
                                  feature_cols=feature_cols, classification=classification)
 
 
 def coefficient_table(result):
     """DataFrame of W (features x tasks), indexed by feature name, one column per task."""
-    import pandas as pd
+    pd = _pandas()
     W = np.asarray(result.W)
     features = list(result.feature_names) or [f"x{j}" for j in range(W.shape[0])]
     tasks = list(result.task_names) or [f"task{t}" for t in range(W.shape[1])]
@@ -146,13 +179,15 @@ def coefficient_table(result):
 
 
 def cv_table(cv):
-    """DataFrame with one row per lambda: the mean and standard error over folds of each metric."""
-    import pandas as pd
+    """DataFrame with one row per lambda: the mean and standard error over folds of each metric
+    (folds whose AUC is undefined are left out)."""
+    pd = _pandas()
     table = {"lambda": cv.lambdas}
     for name, values in (("mse", cv.mse), ("auc", cv.auc), ("deviance", cv.deviance)):
         if values is None:
             continue
-        table[f"{name}_mean"] = values.mean(axis=0)
-        table[f"{name}_se"] = values.std(axis=0, ddof=1) / np.sqrt(values.shape[0])
+        counts = np.isfinite(values).sum(axis=0)
+        table[f"{name}_mean"] = np.nanmean(values, axis=0)
+        table[f"{name}_se"] = np.nanstd(values, axis=0, ddof=1) / np.sqrt(counts)
     table["n_iter_max"] = cv.n_iter.max(axis=0)
     return pd.DataFrame(table)
