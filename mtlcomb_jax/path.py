@@ -79,11 +79,17 @@ def check_grid_args(n_lambdas, lambda_min_ratio):
     return n_lambdas, ratio
 
 
-def check_lambda_max(lam_max, data: MultiTaskData):
-    """ValueError when lambda_max is 0 (or not finite): then every lambda gives the zero
-    model and a grid relative to lambda_max does not exist."""
-    lam_max = float(lam_max)
-    if np.isfinite(lam_max) and lam_max > 0:
+def check_lambda_max(lam_max, reference, data: MultiTaskData):
+    """ValueError when lambda_max is 0 to rounding (or not finite): then every lambda gives
+    the zero model and a grid relative to lambda_max does not exist.
+
+    ``reference`` is lambda_max without intercepts (``max_j ||X_j^T (s y)||``): a lambda_max
+    within rounding of 0 next to it (constant targets explained by their intercepts) counts
+    as 0; both are 0 for an all-zero X.
+    """
+    lam_max, reference = float(lam_max), float(reference)
+    eps = float(np.finfo(np.dtype(data.X.dtype)).eps)
+    if np.isfinite(lam_max) and lam_max > 1e3 * eps * reference and lam_max > 0:
         return lam_max
     if not np.isfinite(lam_max):
         raise ValueError(f"lambda_max is {lam_max} (an overflow): rescale X (standardise its columns) and the "
@@ -183,7 +189,8 @@ def _path_jit(problem, lambdas, W0, b0, tol, max_iter, *, intercept, stop, progr
 
 @partial(jax.jit, static_argnames=("intercept", "n_lambdas"))
 def _grid_jit(problem, ratio, *, intercept, n_lambdas):
-    return log_grid(lambda_max_problem(problem, intercept), n_lambdas, ratio)
+    """The grid, and lambda_max without intercepts (what :func:`check_lambda_max` compares to)."""
+    return log_grid(lambda_max_problem(problem, intercept), n_lambdas, ratio), lambda_max_problem(problem, False)
 
 
 def lambda_grid(data: MultiTaskData, *, n_lambdas=20, lambda_min_ratio=0.01, intercept=True,
@@ -196,8 +203,9 @@ def lambda_grid(data: MultiTaskData, *, n_lambdas=20, lambda_min_ratio=0.01, int
     options = check_options(data, intercept=intercept, loss_weighting=loss_weighting)
     n_lambdas, ratio = check_grid_args(n_lambdas, lambda_min_ratio)
     problem = make_problem(data, 0.0, loss_weighting=options.loss_weighting)
-    grid = _grid_jit(problem, jnp.asarray(ratio, data.X.dtype), intercept=options.intercept, n_lambdas=n_lambdas)
-    check_lambda_max(grid[0], data)
+    grid, reference = _grid_jit(problem, jnp.asarray(ratio, data.X.dtype), intercept=options.intercept,
+                                n_lambdas=n_lambdas)
+    check_lambda_max(grid[0], reference, data)
     return grid
 
 

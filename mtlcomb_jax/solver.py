@@ -717,17 +717,23 @@ def raise_if_overflowed(what, data: MultiTaskData, arrays, **hyperparameters):
     if all(np.all(np.isfinite(np.asarray(a))) for a in arrays):
         return
     dtype = np.dtype(data.X.dtype)
-    limit = float(np.finfo(dtype).max)
+    # An input is suspect when its square, times the sums' lengths, comes within 1e8 of the
+    # dtype's largest value (compared in log10, where nothing overflows).
+    room = np.log10(np.finfo(dtype).max) - 8.0
     x_max = float(jnp.max(jnp.abs(data.X)))
     y_max = float(jnp.max(jnp.abs(data.y)))
     rows = int(np.max(data.n_samples))
+
+    def large(value, count=1):
+        return value > 0 and 2 * np.log10(value) + np.log10(count) > room
+
     suspects = []
-    if x_max ** 2 * rows * data.n_features > limit * 1e-8:
+    if large(x_max, rows * data.n_features):
         suspects.append(f"X has entries up to {x_max:.3g}, whose products overflow: standardise X's columns")
-    if y_max ** 2 * rows > limit * 1e-8:
+    if large(y_max, rows):
         suspects.append(f"a regression target reaches {y_max:.3g}: rescale the targets")
     for name, value in hyperparameters.items():
-        if value is not None and not isinstance(value, jax.core.Tracer) and float(value) ** 2 > limit * 1e-8:
+        if value is not None and not isinstance(value, jax.core.Tracer) and large(abs(float(value))):
             suspects.append(f"{name}={float(value):.3g} is too large for {dtype.name}: lower it")
     cause = "; ".join(suspects) if suspects else ("rescale X (standardise its columns) and the regression "
                                                  "targets, or lower similarity and ridge")

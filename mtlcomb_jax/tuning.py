@@ -26,7 +26,7 @@ import numpy as np
 from . import losses
 from .cv import check_folds_usable, fold_weights, folds_from_user, make_folds
 from .data import MultiTaskData
-from .path import check_lambda_max, lambda_max
+from .path import lambda_grid
 from .implicit import differentiable_solve_problem
 from . import validation
 from .solver import check_hyperparameters, check_options, default_tol, make_problem
@@ -116,7 +116,8 @@ def tune_hyperparameters(data: MultiTaskData, *, tune=HYPERPARAMETERS, lam=None,
         if learning_rate <= 0:
             raise ValueError(f"learning_rate={learning_rate} must be > 0, e.g. 0.2.")
     if lam is None:
-        lam = 0.1 * check_lambda_max(lambda_max(data, intercept=intercept, loss_weighting=loss_weighting), data)
+        # lambda_grid refuses data whose lambda_max is 0
+        lam = 0.1 * float(lambda_grid(data, n_lambdas=1, intercept=intercept, loss_weighting=loss_weighting)[0])
     start = check_hyperparameters(data.X.dtype, lam=lam, similarity=similarity, ridge=ridge)
     for name in tuned:
         if not start[name] > 0:
