@@ -283,11 +283,16 @@ def infer_task_types(ys):
 
 
 def _numeric_if_possible(y):
-    """An object array whose entries are all real numbers (not booleans) as float64; else y."""
-    if y.dtype.kind == "O" and y.size and all(isinstance(v, (int, float, np.integer, np.floating)) and
-                                              not isinstance(v, (bool, np.bool_)) for v in y.ravel()):
+    """y as float64 when every entry is a real number or a number's text ("0.25", as a
+    table column mixing labels and values reads); else y unchanged. Booleans stay labels."""
+    if y.dtype.kind not in "OUS" or not y.size:
+        return y
+    if y.dtype.kind == "O" and any(isinstance(v, (bool, np.bool_)) for v in y.ravel()):
+        return y
+    try:
         return y.astype(np.float64)
-    return y
+    except (TypeError, ValueError):
+        return y
 
 
 def resolve_task_index(task, task_names) -> int:

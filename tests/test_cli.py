@@ -120,3 +120,89 @@ def test_bench_quick_prints_both_workloads(capsys):
     assert main(["bench", "--quick", "--repeats", "1"]) == 0
     out = capsys.readouterr().out
     assert "path, 10 lambdas" in out and "CV, 3 folds" in out
+
+
+def _one_line_error(capsys, message):
+    err = capsys.readouterr().err.strip()
+    assert message in err, err
+    assert "\n" not in err and "Traceback" not in err
+
+
+def test_task_files_with_the_same_name_are_refused(long_csv, tmp_path, capsys):
+    _, table = long_csv
+    files = []
+    for i, (name, part) in enumerate(table.groupby("study")):
+        folder = tmp_path / f"site{i}"
+        folder.mkdir()
+        part.drop(columns="study").to_csv(folder / "cohort.csv", index=False)
+        files.append(str(folder / "cohort.csv"))
+    assert main(["fit", *files, "--target-col", "outcome", "--out", str(tmp_path / "o"), "--no-plots",
+                 "--no-progress"]) == 2
+    _one_line_error(capsys, "several data files are named ['cohort']")
+
+
+def test_target_among_features_repeated_headers_and_text_columns(long_csv, tmp_path, capsys):
+    path, table = long_csv
+    args = ["--task-col", "study", "--target-col", "outcome", "--out", str(tmp_path / "o"), "--no-plots",
+            "--no-progress"]
+    assert main(["fit", str(path), *args, "--features", "gene0,outcome"]) == 2
+    _one_line_error(capsys, "--features lists ['outcome'], which is the target or task column")
+    repeated = tmp_path / "repeated.csv"
+    repeated.write_text(path.read_text().replace("gene1,", "gene0,", 1))
+    assert main(["fit", str(repeated), *args]) == 2
+    _one_line_error(capsys, "repeats the column name(s) ['gene0']")
+    text = tmp_path / "text.csv"
+    table.assign(apoe="E3E3").to_csv(text, index=False)
+    assert main(["fit", str(text), *args]) == 2
+    _one_line_error(capsys, "columns ['apoe']")
+    assert not (tmp_path / "o").exists()
+
+
+def test_predict_refuses_rows_with_missing_features_and_corrupt_models(long_csv, tmp_path, capsys):
+    path, table = long_csv
+    out = tmp_path / "m"
+    assert main(["fit", str(path), "--task-col", "study", "--target-col", "outcome", "--out", str(out),
+                 "--n-lambdas", "4", "--no-plots", "--no-progress"]) == 0
+    capsys.readouterr()
+    holes = tmp_path / "holes.csv"
+    table.assign(gene3=table["gene3"].where(table.index != 7)).to_csv(holes, index=False)
+    assert main(["predict", str(out / "model.npz"), str(holes), "--out", str(tmp_path / "p.csv")]) == 2
+    _one_line_error(capsys, "1 row(s) with missing feature values (first: data row 8)")
+    assert not (tmp_path / "p.csv").exists()
+    for content in (b"", b"not a model"):
+        broken = tmp_path / "broken.npz"
+        broken.write_bytes(content)
+        assert main(["predict", str(broken), str(path)]) == 2
+        _one_line_error(capsys, "is not a")
+
+
+def test_outputs_are_all_or_nothing(long_csv, tmp_path, capsys, monkeypatch):
+    path, _ = long_csv
+    out = tmp_path / "o"
+    import mtlcomb_jax as mc
+
+    def fail(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(mc, "save_model", fail)
+    assert main(["fit", str(path), "--task-col", "study", "--target-col", "outcome", "--out", str(out),
+                 "--n-lambdas", "4", "--no-plots", "--no-progress"]) == 2
+    _one_line_error(capsys, "disk full")
+    assert not out.exists() and not list(tmp_path.glob(".o-*"))
+
+
+def test_predict_into_a_closed_pipe_ends_quietly(long_csv, tmp_path):
+    import subprocess
+    import sys
+    path, _ = long_csv
+    out = tmp_path / "m"
+    assert main(["fit", str(path), "--task-col", "study", "--target-col", "outcome", "--out", str(out),
+                 "--n-lambdas", "4", "--no-plots", "--no-progress"]) == 0
+    big = tmp_path / "big.csv"
+    pd.concat([pd.read_csv(path)] * 40).to_csv(big, index=False)
+    run = subprocess.run(f"{sys.executable} -m mtlcomb_jax predict {out / 'model.npz'} {big} | head -n 2",
+                         shell=True, capture_output=True, text=True, executable="/bin/bash",
+                         env={"PATH": "/usr/bin:/bin", "PYTHONPATH": ":".join(sys.path), "JAX_PLATFORMS": "cpu",
+                              "HOME": str(tmp_path)})
+    assert len(run.stdout.splitlines()) == 2
+    assert "Broken pipe" not in run.stderr and "Traceback" not in run.stderr, run.stderr
