@@ -358,12 +358,7 @@ def as_feature_matrix(X, name):
     """A finite real 2-D float array (float32 or float64); the caller's array is never modified."""
     columns = list(X.columns) if hasattr(X, "columns") else None
     if columns is not None:
-        from pandas.api.types import is_bool_dtype, is_numeric_dtype
-        bad = [c for c in columns if not (is_numeric_dtype(X[c]) or is_bool_dtype(X[c]))]
-        if bad:
-            raise ValueError(f"{name} has non-numeric feature column(s) {[str(c) for c in bad[:5]]} (e.g. "
-                             f"{X[bad[0]].dropna().iloc[0] if X[bad[0]].notna().any() else None!r}); encode them "
-                             "as numbers (e.g. one-hot with pandas.get_dummies) or drop them.")
+        check_numeric_columns(X, name)
         values = X.to_numpy()
         # pandas' nullable dtypes (Int64, boolean) come out as objects holding pd.NA
         X = X.to_numpy(dtype=np.float64, na_value=np.nan) if values.dtype == object else values
@@ -385,6 +380,17 @@ def as_feature_matrix(X, name):
         column = f"column {bad[1]}" if columns is None else f"column {columns[bad[1]]!r}"
         raise ValueError(f"{name} contains NaN or inf (first at row {bad[0]}, {column}); {_MISSING_HINT}.")
     return X
+
+
+def check_numeric_columns(frame, name):
+    """ValueError naming a DataFrame's columns that are neither numeric nor boolean."""
+    from pandas.api.types import is_bool_dtype, is_numeric_dtype
+    bad = [c for c in frame.columns if not (is_numeric_dtype(frame[c]) or is_bool_dtype(frame[c]))]
+    if bad:
+        example = frame[bad[0]].dropna().iloc[0] if frame[bad[0]].notna().any() else None
+        raise ValueError(f"{name} has non-numeric feature column(s) {[str(c) for c in bad[:5]]} (e.g. "
+                         f"{example!r}); encode them as numbers (e.g. one-hot with pandas.get_dummies) or drop "
+                         "them.")
 
 
 def _object_matrix(X, name):

@@ -23,7 +23,8 @@ except ImportError as err:      # a core install: say which extra brings the est
                       "(the functional API, mc.solve / fit_path / cross_validate, works without it).") from err
 
 from .cv import cross_validate
-from .data import CLASSIFICATION, MultiTaskData, feature_columns, infer_task_types, resolve_task_index
+from .data import (CLASSIFICATION, MultiTaskData, check_numeric_columns, feature_columns, infer_task_types,
+                   resolve_task_index)
 from .path import fit_path
 from .prediction import decision_function, predict as predict_values
 from .solver import solve
@@ -55,8 +56,11 @@ def _is_task_list(X):
 
 
 def _check_X(X, name="X"):
-    """A finite, real, dense 2-D float array (scikit-learn's checks and messages)."""
+    """A finite, real, dense 2-D float array (scikit-learn's checks and messages; a
+    DataFrame's text columns are named)."""
     from sklearn.utils import check_array
+    if hasattr(X, "columns"):
+        check_numeric_columns(X, name)
     return check_array(X, accept_sparse=False, dtype=[np.float64, np.float32], ensure_all_finite=True,
                        input_name=name)
 

@@ -61,3 +61,11 @@ def simulate(n_tasks=4, n=80, p=40, n_true=5, n_cls=2, noise=0.5, seed=0, shared
     Xs = [rng.normal(size=(n + 5 * t, p)).astype(dtype) for t in range(n_tasks)]
     ys = [target(X, t).astype(dtype) for t, X in enumerate(Xs)]
     return Xs, ys, types, W
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _release_compiled_programs():
+    """Drop JAX's compiled programs after each test module: one process compiling the
+    whole suite's thousands of programs otherwise keeps them all resident."""
+    yield
+    jax.clear_caches()

@@ -66,6 +66,7 @@ def test_release_if_large_follows_size_and_switch(monkeypatch):
     assert len(calls) == 2
 
 
+@pytest.mark.slow   # about 8 s
 def test_screened_path_releases_after_each_lambda_and_results_do_not_change(monkeypatch):
     Xs, ys, types, _ = simulate(n_tasks=4, n=40, p=200, n_true=5, n_cls=2)
     data = mc.MultiTaskData.from_tasks(Xs, ys, types)

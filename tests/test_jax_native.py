@@ -127,6 +127,7 @@ def test_new_values_do_not_recompile_a_differentiated_solve(mixed):
     assert len(traces) == 1 and _solve_jit._cache_size() == size
 
 
+@pytest.mark.slow   # about 9 s
 def test_tuning_beats_a_10_by_10_grid_with_fewer_solves():
     Xs, ys, types, _ = simulate(n_tasks=4, n=50, p=20, n_true=4, n_cls=2, noise=1.0)
     data = mc.MultiTaskData.from_tasks(Xs, ys, types)

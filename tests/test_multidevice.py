@@ -13,6 +13,7 @@ import mtlcomb_jax as mc
 SCRIPT = pathlib.Path(__file__).parent / "scripts" / "multidevice_check.py"
 
 
+@pytest.mark.slow   # a subprocess on 4 host devices, about 30 s
 def test_four_host_devices_match_one():
     env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=4", JAX_PLATFORMS="cpu")
     done = subprocess.run([sys.executable, str(SCRIPT)], env=env, capture_output=True, text=True, timeout=600)
@@ -24,6 +25,7 @@ def test_four_host_devices_match_one():
     assert "progress on 4 devices: cv 24 of 24, stability selection 48 of 48" in done.stdout
 
 
+@pytest.mark.slow   # two subprocesses, about 12 s
 def test_two_processes_agree_with_one():
     """Multi-host: two local processes (2 CPU devices each) joined by jax.distributed."""
     script = pathlib.Path(__file__).parents[1] / "bench" / "multihost_cv.py"

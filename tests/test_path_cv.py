@@ -177,6 +177,7 @@ def test_path_solution_is_a_solve_result_at_one_lambda(tutorial):
         path.solution(5)
 
 
+@pytest.mark.slow   # about 18 s
 @pytest.mark.parametrize("screening", [True, False])
 def test_cv_returns_the_full_data_path_of_fit_path(wide, screening):
     common = dict(n_lambdas=12, lambda_min_ratio=0.02, tol=1e-9, screening=screening)

@@ -9,6 +9,7 @@ scikit-learn's regressor checks apply. The one check that does not apply:
   it), but not for the random K-fold split, which assigns the repeated rows to
   different folds; the selected lambda, and so the predictions, then differ.
 """
+import pytest
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import mtlcomb_jax as mc
@@ -23,7 +24,12 @@ def _expected_failures(estimator):
     return CV_EXPECTED_FAILURES if isinstance(estimator, mc.MTLCombCV) else {}
 
 
-@parametrize_with_checks([mc.MTLComb(lam=0.01), mc.MTLCombCV(n_folds=3, n_lambdas=5)],
-                         expected_failed_checks=_expected_failures)
+@parametrize_with_checks([mc.MTLComb(lam=0.01)], expected_failed_checks=_expected_failures)
 def test_scikit_learn_estimator_checks(estimator, check):
+    check(estimator)
+
+
+@pytest.mark.slow   # each check cross-validates: about 2 minutes in all
+@parametrize_with_checks([mc.MTLCombCV(n_folds=3, n_lambdas=5)], expected_failed_checks=_expected_failures)
+def test_scikit_learn_estimator_checks_cv(estimator, check):
     check(estimator)

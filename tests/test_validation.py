@@ -407,6 +407,12 @@ def test_data_messages_name_the_task_and_column(build, message):
         build(X, y)
 
 
+def test_estimator_names_a_text_feature_column():
+    X = pd.DataFrame({"age": np.arange(20.0), "apoe": ["E3E3", "E3E4"] * 10})
+    with pytest.raises(ValueError, match=r"X has non-numeric feature column\(s\) \['apoe'\]"):
+        mc.MTLComb(lam=0.1).fit(X, np.arange(20.0))
+
+
 def test_too_few_rows_to_infer_classes_is_not_called_non_numeric():
     X = np.random.default_rng(0).normal(size=(3, 2))
     with pytest.raises(ValueError, match=r"is a classification task but has 1 distinct labels \(\['case'\]\)"):

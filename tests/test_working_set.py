@@ -192,6 +192,7 @@ def _compiled_program_names(caplog, run):
             if record.getMessage().startswith("Compiling")]
 
 
+@pytest.mark.slow   # compiles every set size, about 14 s
 def test_screened_path_compiles_per_set_size_only_its_three_working_set_programs(caplog):
     # Every compiled program stays resident (about 1.5 MiB even for one eager operation,
     # bench/bench_programs.py): the steps between programs must not compile per lambda
