@@ -298,7 +298,7 @@ def _predict(args):
     else:
         target = pathlib.Path(args.out)
         # written beside the target and moved into place: a failed write leaves no partial file
-        handle, tmp = tempfile.mkstemp(prefix=f".{target.name}-", dir=target.parent if str(target.parent) else ".")
+        handle, tmp = tempfile.mkstemp(prefix=f".{target.name}-", dir=target.parent)
         os.close(handle)
         try:
             out.to_csv(tmp, index=False)

@@ -23,7 +23,7 @@ from .sharding import spread_batch, to_host, vmap_per_device
 from .working_set import working_set_path
 from .path import (PathResult, check_grid_args, check_lambdas, fit_path, lambda_grid, log_grid, scan_path,
                    use_working_sets)
-from .solver import (check_options, default_tol, lambda_max_problem, make_problem, raise_if_overflowed,
+from .solver import (check_options, lambda_max_problem, make_problem, raise_if_overflowed,
                      warn_if_not_converged)
 
 
@@ -488,7 +488,7 @@ def cross_validate(data: MultiTaskData, *, n_folds=10, folds=None, stratify=True
     """
     options = check_options(data, similarity=similarity, ridge=ridge, intercept=intercept,
                             loss_weighting=loss_weighting, tol=tol, max_iter=max_iter, stop=stop)
-    intercept, stop, max_iter = options.intercept, options.stop, options.max_iter
+    intercept, stop, max_iter, tol = options.intercept, options.stop, options.max_iter, options.tol
     if return_path not in (True, False):
         raise ValueError(f"return_path={return_path!r} must be True (also fit the full data's path, as cv.path) "
                          "or False.")
@@ -507,7 +507,6 @@ def cross_validate(data: MultiTaskData, *, n_folds=10, folds=None, stratify=True
     else:
         grid = jnp.asarray(check_lambdas(lambdas, data.X.dtype), data.X.dtype)
         L = grid.shape[0]
-    tol = default_tol(stop, data.X.dtype) if options.tol is None else options.tol
     problem = make_problem(data, 0.0, options.similarity, options.ridge, options.loss_weighting)
     screened = use_working_sets(screening, stop, data.n_features, data.X.dtype)
     if screened and devices is not None and any(d.process_index != jax.process_index() for d in devices):

@@ -102,12 +102,11 @@ class MultiTaskData:
             raise ValueError(f"weights has shape {w.shape}; with_weights takes one weight per sample and task, "
                              f"shape (n_tasks, n_max) = {shape} (padding entries are ignored).")
         mask = np.asarray(self.mask)
-        w = _checked_weights(w, "weights") * mask
-        rows = [_normalised_weights(w[t, mask[t]], int(mask[t].sum()), f"weights[{t}]", self.task_names[t])
-                for t in range(self.n_tasks)]
+        w = _checked_weights(w, "weights")
         out = np.zeros(shape, dtype=np.float64)
-        for t, row in enumerate(rows):
-            out[t, mask[t]] = row
+        for t in range(self.n_tasks):
+            out[t, mask[t]] = _normalised_weights(w[t, mask[t]], int(mask[t].sum()), f"weights[{t}]",
+                                                  self.task_names[t])
         _check_weighted_classes(out, np.asarray(self.y), self.task_types, self.task_names, "weights")
         return dataclasses.replace(self, weights=jnp.asarray(out, dtype=self.X.dtype))
 
@@ -147,7 +146,7 @@ class MultiTaskData:
             label that counts as the positive class; default the larger of the two
             sorted distinct labels (+1 of {-1, +1}, 1 of {0, 1}, True of booleans)
         """
-        Xs, ys = _as_list(Xs, "Xs"), _as_list(ys, "ys")
+        Xs, ys = _as_list(Xs, "Xs", 2), _as_list(ys, "ys", 1)
         n_tasks = len(Xs)
         if n_tasks == 0:
             raise ValueError("Xs is empty: pass a list with one (n_t, n_features) array per task.")
@@ -205,16 +204,17 @@ class MultiTaskData:
         if task_names is None and getattr(Y, "ndim", None) == 1 and getattr(Y, "name", None) is not None:
             task_names = [str(Y.name)]
         X = as_feature_matrix(X, "X")
-        # A DataFrame's columns may have different dtypes (labels beside numbers): keep them apart.
-        outcomes = [_as_array(Y[c], f"Y[{c!r}]") for c in Y.columns] if hasattr(Y, "columns") else None
-        Y = _as_array(Y, "Y") if outcomes is None else np.empty((len(Y), len(outcomes)))
-        if Y.ndim == 1:
-            Y = Y[:, None]
-        if Y.ndim != 2:
-            raise ValueError(f"Y must be 2-D (n_samples, n_tasks); got shape {Y.shape}.")
-        if outcomes is None:
-            outcomes = [Y[:, t] for t in range(Y.shape[1])]
-        n, n_tasks = Y.shape
+        if hasattr(Y, "columns"):
+            # a DataFrame's columns may have different dtypes (labels beside numbers): kept apart
+            outcomes = [_as_array(Y[c], f"Y[{c!r}]") for c in Y.columns]
+        else:
+            Y = _as_array(Y, "Y")
+            if Y.ndim not in (1, 2):
+                raise ValueError(f"Y must be 2-D (n_samples, n_tasks); got shape {Y.shape}.")
+            outcomes = [Y] if Y.ndim == 1 else list(Y.T)
+        if not outcomes:
+            raise ValueError("Y has no columns; pass one outcome column per task.")
+        n, n_tasks = len(outcomes[0]), len(outcomes)
         if X.shape[0] != n:
             raise ValueError(f"X has {X.shape[0]} rows but Y has {n}; X and Y must have one row per sample.")
         if n == 0:
@@ -246,7 +246,6 @@ class MultiTaskData:
             classes.append(cls_t)
         _check_weighted_classes(w_out, y_out, types, task_names, "sample_weights")
         mask = np.ones((n_tasks, n), dtype=bool)
-        feature_names = _names(feature_names, X.shape[1], "x", "feature_names")
         return cls._assemble(X, y_out, w_out, mask, types, classes, feature_names, task_names, X.shape[1])
 
     @classmethod
@@ -309,12 +308,12 @@ def resolve_task_index(task, task_names) -> int:
                      f"names {list(task_names)}.")
 
 
-def _as_list(obj, name):
-    if isinstance(obj, np.ndarray) and obj.dtype != object and obj.ndim >= 3:
-        return [obj[t] for t in range(obj.shape[0])]  # a stacked (n_tasks, n, p) array
-    if isinstance(obj, np.ndarray) and obj.dtype != object and obj.ndim == 2 and name == "ys":
-        return [obj[t] for t in range(obj.shape[0])]  # a stacked (n_tasks, n) array
+def _as_list(obj, name, item_ndim):
+    """A list of per-task arrays from a list, a tuple, or one stacked array with a leading
+    task axis (``item_ndim`` + 1 dimensions)."""
     if isinstance(obj, (list, tuple)):
+        return list(obj)
+    if isinstance(obj, np.ndarray) and obj.dtype != object and obj.ndim == item_ndim + 1:
         return list(obj)
     if name == "Xs" and np.ndim(obj) == 2:
         raise ValueError("Xs is one 2-D array; from_tasks takes a list with one (n_t, n_features) array per task. "
@@ -394,24 +393,17 @@ def check_numeric_columns(frame, name):
 
 
 def _object_matrix(X, name):
-    """A float64 matrix from an object (or string) array, naming the first entry that is not a number."""
+    """A float64 matrix from an object (or string) array (None becomes NaN, refused as
+    missing afterwards), naming the first entry that is not a number."""
     out = np.empty(X.shape, dtype=np.float64)
     for j in range(X.shape[1]):
-        try:
-            out[:, j] = [np.nan if v is None else v for v in X[:, j]]
-        except (TypeError, ValueError):
-            bad = next(v for v in X[:, j] if not _is_number(v))
-            raise ValueError(f"{name} has non-numeric entries in column {j} (e.g. {str(bad)!r}); encode features as "
-                             "numbers.") from None
+        for i, value in enumerate(X[:, j]):
+            try:
+                out[i, j] = np.nan if value is None else float(value)
+            except (TypeError, ValueError):
+                raise ValueError(f"{name} has non-numeric entries in column {j} (e.g. {str(value)!r}); encode "
+                                 "features as numbers.") from None
     return out
-
-
-def _is_number(value):
-    try:
-        float(value)
-        return True
-    except (TypeError, ValueError):
-        return value is None
 
 
 def _parse_task_types(task_types, n_tasks, task_names):
@@ -422,9 +414,10 @@ def _parse_task_types(task_types, n_tasks, task_names):
         unknown = [k for k in task_types if str(k) not in task_names]
         missing = [name for name in task_names if name not in {str(k) for k in task_types}]
         if unknown or missing:
-            raise ValueError(f"task_types is a dict by task name, but {'it names unknown tasks ' + str(unknown) if unknown else ''}"
-                             f"{' and ' if unknown and missing else ''}"
-                             f"{'it lacks tasks ' + str(missing) if missing else ''}; the tasks are {list(task_names)}.")
+            problems = ([f"it names unknown tasks {unknown}"] if unknown else []) + \
+                       ([f"it lacks tasks {missing}"] if missing else [])
+            raise ValueError(f"task_types is a dict by task name, but {' and '.join(problems)}; the tasks are "
+                             f"{list(task_names)}.")
         by_name = {str(k): v for k, v in task_types.items()}
         task_types = [by_name[name] for name in task_names]
     elif task_types is None:
@@ -473,8 +466,6 @@ def _missing_labels(y):
 
 def _encode_targets(y, kind, positive, name, n_rows):
     """Targets of one task as floats; classification labels mapped to -1 / +1."""
-    if hasattr(y, "to_numpy"):
-        y = y.to_numpy()
     y = _as_array(y, name)
     if y.ndim != 1:
         y = y.reshape(-1) if y.ndim == 2 and 1 in y.shape else y
@@ -494,9 +485,10 @@ def _encode_targets(y, kind, positive, name, n_rows):
         y = _numeric_if_possible(y)
         if y.dtype.kind == "b" or y.dtype.kind not in "iuf":
             values = np.unique(y.astype(str))
-            raise ValueError(f"{name} is declared 'regression' but holds {'booleans' if y.dtype.kind == 'b' else 'non-numeric values'} "
-                             f"({values.size} distinct, e.g. {values[:3].tolist()}); encode it as numbers, or declare "
-                             "the task 'classification' if it has two classes.")
+            held = "booleans" if y.dtype.kind == "b" else "non-numeric values"
+            raise ValueError(f"{name} is declared 'regression' but holds {held} ({values.size} distinct, e.g. "
+                             f"{values[:3].tolist()}); encode it as numbers, or declare the task 'classification' "
+                             "if it has two classes.")
         y = y.astype(np.float64)
         if not np.all(np.isfinite(y)):
             raise ValueError(f"{name} contains inf at position {int(np.flatnonzero(~np.isfinite(y))[0])}; "
@@ -571,9 +563,14 @@ def _check_weighted_classes(w, y, types, task_names, argument):
                              f"{task_names[t]!r}; a classification task needs positive weight on both classes.")
 
 
+def default_names(prefix, count):
+    """The names given when none are passed: ``x0, x1, ...`` for features, ``task0, ...`` for tasks."""
+    return tuple(f"{prefix}{i}" for i in range(count))
+
+
 def _names(names, count, prefix, arg):
     if names is None:
-        return tuple(f"{prefix}{i}" for i in range(count))
+        return default_names(prefix, count)
     if isinstance(names, str):
         raise ValueError(f"{arg} is one string; pass a list with one name per entry.")
     names = tuple(str(n) for n in names)

@@ -18,8 +18,10 @@ from .data import MultiTaskData
 from .progress import advance, progress_bar, tick
 from .working_set import AUTO_MIN_FEATURES, working_set_path
 from . import validation
-from .solver import (Problem, SolveResult, check_options, default_tol, initial_point, lambda_max_problem,
-                     make_problem, raise_if_overflowed, solve_problem, warn_if_not_converged)
+from .penalties import row_norms
+from .solver import (Problem, SolveResult, backproject_stack, check_options, initial_point, lambda_max_problem,
+                     make_problem, null_intercepts, null_model, raise_if_overflowed, solve_problem,
+                     warn_if_not_converged)
 
 
 # -- lambda_max and the grid ------------------------------------------------------------
@@ -163,11 +165,13 @@ def scan_path(problem: Problem, lambdas, W0, b0, tol, max_iter, *, intercept, st
     every finished lambda advances the open progress bar (see :mod:`.progress`).
     """
     per_lambda = per_lambda or (lambda fit: fit)
+    # lambda_max and the null intercepts do not depend on lam: computed once for the path
+    null = null_model(problem, intercept)
 
     def body(carry, lam):
         W, b, gamma = carry
         fit, gamma_out = solve_problem(problem._replace(lam=lam), W, b, tol, max_iter,
-                                       gamma0=gamma, intercept=intercept, stop=stop)
+                                       gamma0=gamma, null=null, intercept=intercept, stop=stop)
         carry_gamma = gamma if stop == "relative" else gamma_out
         if progress:
             # Tick with a per-problem value: under vmap the callback then counts every
@@ -189,8 +193,16 @@ def _path_jit(problem, lambdas, W0, b0, tol, max_iter, *, intercept, stop, progr
 
 @partial(jax.jit, static_argnames=("intercept", "n_lambdas"))
 def _grid_jit(problem, ratio, *, intercept, n_lambdas):
-    """The grid, and lambda_max without intercepts (what :func:`check_lambda_max` compares to)."""
-    return log_grid(lambda_max_problem(problem, intercept), n_lambdas, ratio), lambda_max_problem(problem, False)
+    """The grid, and lambda_max without intercepts (what :func:`check_lambda_max` compares to),
+    both from one pass over X."""
+    def null_derivatives(fit_intercept):
+        z0 = jnp.broadcast_to(null_intercepts(problem, fit_intercept)[:, None], problem.y.shape)
+        return losses.data_loss_derivatives(z0, problem.y, problem.weights, problem.is_classification,
+                                            problem.scales)
+
+    with_b, without_b = backproject_stack(problem.X, (null_derivatives(intercept), null_derivatives(False)))
+    lam_max, reference = jnp.max(row_norms(with_b)), jnp.max(row_norms(without_b))
+    return log_grid(lam_max, n_lambdas, ratio), reference
 
 
 def lambda_grid(data: MultiTaskData, *, n_lambdas=20, lambda_min_ratio=0.01, intercept=True,
@@ -235,14 +247,13 @@ def fit_path(data: MultiTaskData, lambdas=None, *, n_lambdas=20, lambda_min_rati
     """
     options = check_options(data, similarity=similarity, ridge=ridge, intercept=intercept,
                             loss_weighting=loss_weighting, tol=tol, max_iter=max_iter, stop=stop)
-    intercept, stop, max_iter = options.intercept, options.stop, options.max_iter
+    intercept, stop, max_iter, tol = options.intercept, options.stop, options.max_iter, options.tol
     progress = validation.flag("progress", progress)
     if lambdas is None:
         lambdas = lambda_grid(data, n_lambdas=n_lambdas, lambda_min_ratio=lambda_min_ratio,
                               intercept=intercept, loss_weighting=loss_weighting)
     else:
         lambdas = jnp.asarray(check_lambdas(lambdas, data.X.dtype), data.X.dtype)
-    tol = default_tol(stop, data.X.dtype) if options.tol is None else options.tol
     problem = make_problem(data, 0.0, options.similarity, options.ridge, options.loss_weighting)
     W0, b0 = initial_point(data, W_init, None)
     if use_working_sets(screening, stop, data.n_features, data.X.dtype):

@@ -9,7 +9,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .data import as_feature_matrix, resolve_task_index
+from .data import as_feature_matrix, default_names, resolve_task_index
 from .path import PathResult
 from .solver import SolveResult
 
@@ -35,11 +35,6 @@ def _task_index(model, task):
     return resolve_task_index(task, model.task_names)
 
 
-def default_feature_names(n_features):
-    """The names the builders give features when none are passed: x0, x1, ..."""
-    return tuple(f"x{j}" for j in range(n_features))
-
-
 def _check_X(model, X_new):
     """X_new as an (n, n_features) array of the model's dtype, with a DataFrame's columns
     matched to the model's features by name (reordered when they are a permutation);
@@ -55,11 +50,13 @@ def _check_X(model, X_new):
                 missing = [n for n in names if n not in columns][:5]
                 extra = [c for c in columns if c not in names][:5]
                 hint = ("the model has no feature names of its own (fitted from arrays): pass X_new.to_numpy() "
-                        "to predict by column position" if names == default_feature_names(p) else
+                        "to predict by column position" if names == default_names("x", p) else
                         "select the model's features by name: X_new[list(model.feature_names)]")
                 raise ValueError(f"X_new's columns do not match the model's features (missing {missing}, not in "
                                  f"the model {extra}); {hint}.")
-    X_new = as_feature_matrix(X_new, "X_new") if np.ndim(X_new) == 2 else as_feature_matrix(np.atleast_2d(X_new), "X_new")
+    elif np.ndim(X_new) == 1:
+        X_new = np.atleast_2d(X_new)          # one sample
+    X_new = as_feature_matrix(X_new, "X_new")
     if X_new.shape[1] != p:
         raise ValueError(f"X_new has shape {X_new.shape}; the model was fitted on {p} features, so pass "
                          f"an (n_samples, {p}) array with the training columns in the same order.")

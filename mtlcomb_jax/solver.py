@@ -259,16 +259,23 @@ def lambda_max_problem(problem: Problem, intercept: bool, b_null=None):
 _LAMBDA_MAX_SLACK = 64
 
 
-def null_start(problem: Problem, W0, b0, z0, intercept: bool):
+def null_model(problem: Problem, intercept: bool):
+    """(b_null (n_tasks,), lambda_max ()): the null model's intercepts and the smallest lam
+    whose solution is W = 0. Neither depends on lam, so a path computes them once."""
+    b_null = null_intercepts(problem, intercept)
+    return b_null, lambda_max_problem(problem, intercept, b_null)
+
+
+def null_start(problem: Problem, W0, b0, z0, intercept: bool, null=None):
     """The start (W0, b0, z0) replaced by the exact solution where ``problem.lam`` is at or
     above the problem's lambda_max, and whether it is (a traced bool).
 
     There the solution is W = 0 with the null intercepts, exactly; an iterative solve
     would stop at a point within tol of it with rows of order sqrt(tol), which a
-    selection would count. z0 (n_tasks, n_max) is the predictor of (W0, b0), or None.
+    selection would count. z0 (n_tasks, n_max) is the predictor of (W0, b0), or None;
+    ``null`` is :func:`null_model`'s result for this problem, computed here when None.
     """
-    b_null = null_intercepts(problem, intercept)
-    lam_max = lambda_max_problem(problem, intercept, b_null)
+    b_null, lam_max = null_model(problem, intercept) if null is None else null
     eps = jnp.finfo(W0.dtype).eps
     above = problem.lam >= lam_max * (1.0 - _LAMBDA_MAX_SLACK * eps)
     if z0 is None:
@@ -537,9 +544,12 @@ def _stop_scale(problem: Problem, intercept, stop, dtype):
     return jnp.ones((), dtype)
 
 
-def run_fista(problem: Problem, W0, b0, tol, max_iter, gamma0=1.0, z0=None, *, intercept: bool,
+def run_fista(problem: Problem, W0, b0, tol, max_iter, gamma0=1.0, z0=None, null=None, *, intercept: bool,
               stop: str) -> FistaState:
     """The FISTA loop alone, from (W0, b0) to the stopping rule or ``max_iter``.
+
+    ``null`` is :func:`null_model`'s result (computed here when None): at or above
+    lambda_max the loop starts at the exact solution and takes no step.
 
     Returns the final :class:`FistaState` (``done`` says whether the rule was met)
     without certificates at the returned point: working sets certify it on all
@@ -554,19 +564,19 @@ def run_fista(problem: Problem, W0, b0, tol, max_iter, gamma0=1.0, z0=None, *, i
 
     step = partial(fista_step, problem=problem, tol=tol, scale=scale,
                    column_norms=max_column_norms(problem.X, W0.shape[1]), intercept=intercept, stop=stop)
-    # At or above lambda_max the start is the exact solution and the loop takes no step.
-    W0, b0, z0, above = null_start(problem, W0, b0, z0, intercept)
+    W0, b0, z0, above = null_start(problem, W0, b0, z0, intercept, null)
     state = init_state(problem, W0, b0, gamma0, z0)._replace(done=above)
     return jax.lax.while_loop(running, lambda s: step(s), state)
 
 
-def solve_problem(problem: Problem, W0, b0, tol, max_iter, gamma0=1.0, *, intercept: bool, stop: str):
+def solve_problem(problem: Problem, W0, b0, tol, max_iter, gamma0=1.0, null=None, *, intercept: bool, stop: str):
     """Run FISTA to the stopping rule; pure and traceable (no checks, no warnings).
 
     Returns ``(Fit, gamma)``; gamma is the final inverse step size, which a
-    path may carry to its next lambda.
+    path may carry to its next lambda. ``null`` as in :func:`run_fista` (a path passes
+    the one it computed for all its lambdas).
     """
-    state = run_fista(problem, W0, b0, tol, max_iter, gamma0, intercept=intercept, stop=stop)
+    state = run_fista(problem, W0, b0, tol, max_iter, gamma0, null=null, intercept=intercept, stop=stop)
     scale = _stop_scale(problem, intercept, stop, W0.dtype)
     tol = jnp.asarray(tol, W0.dtype)
 
@@ -639,7 +649,7 @@ class SolverOptions(NamedTuple):
     ridge: float
     intercept: bool
     loss_weighting: str
-    tol: float | None
+    tol: float          # the given tol, or the rule's default for the data's dtype
     max_iter: int
     stop: str
 
@@ -647,17 +657,20 @@ class SolverOptions(NamedTuple):
 def check_options(data: MultiTaskData, *, similarity=0.0, ridge=0.0, intercept=True, loss_weighting="mtlcomb",
                   tol=None, max_iter=5000, stop="gap") -> SolverOptions:
     """Validate the options shared by solve, fit_path, cross_validate, stability_selection
-    and tune_hyperparameters; a ValueError names the argument and the fix."""
+    and tune_hyperparameters; a ValueError names the argument and the fix. ``tol=None``
+    becomes the rule's default for the data's dtype (:func:`default_tol`)."""
     if not isinstance(data, MultiTaskData):
         raise ValueError(f"data must be a MultiTaskData (got {type(data).__name__}); build one with "
                          "MultiTaskData.from_tasks or MultiTaskData.from_outcomes.")
     dtype = check_data_dtype(data)
     values = check_hyperparameters(dtype, similarity=similarity, ridge=ridge)
+    stop = check_stop(stop)
+    tol = validation.tolerance("tol", tol)
     return SolverOptions(similarity=values["similarity"], ridge=values["ridge"],
                          intercept=validation.flag("intercept", intercept),
                          loss_weighting=validation.choice("loss_weighting", loss_weighting, losses.LOSS_WEIGHTINGS),
-                         tol=validation.tolerance("tol", tol), max_iter=validation.max_iterations(max_iter),
-                         stop=check_stop(stop))
+                         tol=default_tol(stop, dtype) if tol is None else tol,
+                         max_iter=validation.max_iterations(max_iter), stop=stop)
 
 
 def initial_point(data: MultiTaskData, W_init, b_init):
@@ -683,9 +696,8 @@ def _start_array(name, value, shape, dtype, described):
         raise ValueError(f"{name} has shape {arr.shape}; it must be {described} = {shape}.")
     if not np.all(np.isfinite(arr)):
         raise ValueError(f"{name} contains NaN or inf; pass a finite starting point (or None to start at zero).")
-    limit = float(np.finfo(np.dtype(dtype)).max)
-    if arr.size and float(np.max(np.abs(arr))) > limit:
-        raise ValueError(f"{name} has entries beyond the range of {np.dtype(dtype).name}; pass a smaller start.")
+    if arr.size:
+        validation.check_in_range(f"max |{name}|", float(np.max(np.abs(arr))), dtype)
     return jnp.asarray(arr, dtype)
 
 
@@ -788,17 +800,17 @@ def solve(data: MultiTaskData, lam, *, similarity=0.0, ridge=0.0, intercept=True
     says which input is too large). Warns (:class:`ConvergenceWarning`) when the stopping
     rule is not met, and at lam = 0 when a classification task is separable.
     """
-    options = check_options(data, similarity=similarity, ridge=ridge, intercept=intercept,
-                            loss_weighting=loss_weighting, tol=tol, max_iter=max_iter, stop=stop)
+    given = dict(similarity=similarity, ridge=ridge, intercept=intercept, loss_weighting=loss_weighting, tol=tol,
+                 max_iter=max_iter)
+    options = check_options(data, stop=stop, **given)
     lam = validation.non_negative("lam", lam, dtype=data.X.dtype,
                                   hint="pass one penalty weight >= 0 (for several, use fit_path(data, lambdas))")
-    stop = options.stop
-    if stop == "gap" and not isinstance(lam, jax.core.Tracer) and float(lam) == 0.0:
-        stop = "kkt"   # the L2,1 dual is degenerate at lam = 0
-    tol = default_tol(stop, data.X.dtype) if options.tol is None else options.tol
+    if options.stop == "gap" and not validation.is_traced(lam) and lam == 0.0:
+        options = check_options(data, stop="kkt", **given)   # the L2,1 dual is degenerate at lam = 0
     problem = make_problem(data, lam, options.similarity, options.ridge, options.loss_weighting)
     W0, b0 = initial_point(data, W_init, b_init)
-    fit = _solve_jit(problem, W0, b0, tol, options.max_iter, intercept=options.intercept, stop=stop)
+    fit = _solve_jit(problem, W0, b0, options.tol, options.max_iter, intercept=options.intercept,
+                     stop=options.stop)
     raise_if_overflowed("solve", data, (fit.objective, fit.intercept), lam=lam, similarity=options.similarity,
                         ridge=options.ridge)
     result = SolveResult(**fit._asdict(), lam=problem.lam, is_classification=data.is_classification,

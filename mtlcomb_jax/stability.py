@@ -24,7 +24,7 @@ from .progress import progress_bar
 from .sharding import spread_batch, to_host, vmap_per_device
 from . import validation
 from .cv import stratified_groups
-from .solver import check_options, default_tol, make_problem, raise_if_overflowed, warn_if_not_converged
+from .solver import check_options, make_problem, raise_if_overflowed, warn_if_not_converged
 
 
 @dataclasses.dataclass(frozen=True)
@@ -132,7 +132,7 @@ def stability_selection(data: MultiTaskData, *, n_subsamples=50, fraction=0.5, t
     """
     options = check_options(data, similarity=similarity, ridge=ridge, intercept=intercept,
                             loss_weighting=loss_weighting, tol=tol, max_iter=max_iter, stop=stop)
-    intercept, stop, max_iter = options.intercept, options.stop, options.max_iter
+    intercept, stop, max_iter, tol = options.intercept, options.stop, options.max_iter, options.tol
     progress = validation.flag("progress", progress)
     n_subsamples = validation.integer("n_subsamples", n_subsamples, minimum=2,
                                       hint="pass the number of subsamples, e.g. 50")
@@ -144,7 +144,6 @@ def stability_selection(data: MultiTaskData, *, n_subsamples=50, fraction=0.5, t
                               intercept=intercept, loss_weighting=loss_weighting)
     else:
         lambdas = jnp.asarray(check_lambdas(lambdas, data.X.dtype), data.X.dtype)
-    tol = default_tol(stop, data.X.dtype) if options.tol is None else options.tol
     weights = subsample_weights(data, n_subsamples, fraction, stratify=stratify, seed=seed)
     # padded to use every device (spread_batch); the padding's results are dropped below
     (weights,), mesh = spread_batch((weights,), devices, n_subsamples)

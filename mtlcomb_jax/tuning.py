@@ -29,7 +29,7 @@ from .data import MultiTaskData
 from .path import lambda_grid
 from .implicit import differentiable_solve_problem
 from . import validation
-from .solver import check_hyperparameters, check_options, default_tol, make_problem
+from .solver import check_hyperparameters, check_options, make_problem
 
 HYPERPARAMETERS = ("lam", "similarity", "ridge")
 
@@ -108,8 +108,7 @@ def tune_hyperparameters(data: MultiTaskData, *, tune=HYPERPARAMETERS, lam=None,
         raise ValueError(f"tune={tune!r} must name one or more of {HYPERPARAMETERS}.")
     options = check_options(data, intercept=intercept, loss_weighting=loss_weighting, tol=tol, max_iter=max_iter,
                             stop=stop)
-    intercept, stop, max_iter = options.intercept, options.stop, options.max_iter
-    tol = default_tol(stop, data.X.dtype) if options.tol is None else options.tol
+    intercept, stop, max_iter, tol = options.intercept, options.stop, options.max_iter, options.tol
     n_steps = validation.integer("n_steps", n_steps, minimum=1, hint="pass the number of optimiser steps, e.g. 30")
     if optimizer is None:
         learning_rate = validation.real_scalar("learning_rate", learning_rate, hint="pass a step size > 0, e.g. 0.2")

@@ -43,7 +43,7 @@ def non_negative(name, value, *, dtype=None, hint=None):
     """A finite number >= 0, representable in ``dtype`` when given (traced values pass)."""
     if is_traced(value):
         return value
-    hint = hint or f"pass a finite number >= 0"
+    hint = hint or "pass a finite number >= 0"
     number = real_scalar(name, value, hint=hint)
     if number < 0:
         raise ValueError(f"{name}={_describe(value)} is negative; {name} must be >= 0.")

@@ -15,16 +15,17 @@ seeds = st.integers(0, 10_000)
 n_classification = st.integers(0, 3)
 
 
-def _shared(seed, n_cls, n=40, p=6):
-    X, Y, types, _ = simulate(n_tasks=3, n=n, p=p, n_true=3, n_cls=n_cls, seed=seed, shared=True)
+def _shared(seed, n_cls, n=40, p=6, dtype=np.float64):
+    X, Y, types, _ = simulate(n_tasks=3, n=n, p=p, n_true=3, n_cls=n_cls, seed=seed, shared=True, dtype=dtype)
     return X, Y, types
 
 
 @PROPERTY
-@given(seeds, n_classification, st.floats(1.0, 10.0), st.booleans())
-def test_zero_at_and_above_lambda_max(seed, n_cls, factor, intercept):
-    X, Y, types = _shared(seed, n_cls)
+@given(seeds, n_classification, st.floats(1.0, 10.0), st.booleans(), st.sampled_from([np.float32, np.float64]))
+def test_zero_at_and_above_lambda_max(seed, n_cls, factor, intercept, dtype):
+    X, Y, types = _shared(seed, n_cls, dtype=dtype)
     data = mc.MultiTaskData.from_outcomes(X, Y, types)
+    assert data.X.dtype == dtype
     res = mc.solve(data, factor * mc.lambda_max(data, intercept=intercept), intercept=intercept)
     assert not np.any(np.asarray(res.W)) and bool(res.converged)
     assert mc.fit_path(data, n_lambdas=3, intercept=intercept).n_selected()[0] == 0
