@@ -434,7 +434,9 @@ class CVResult:
             return cls
         if cls is None:
             return reg
-        return (n_reg * reg + n_cls * cls) / (n_reg + n_cls)
+        mixed = (n_reg * reg + n_cls * cls) / (n_reg + n_cls)
+        # The weighted mean can round one ulp outside [min, max] of its two lambdas.
+        return min(max(mixed, min(reg, cls)), max(reg, cls))
 
     lambda_regression_min = property(lambda self: self._lambda_at(self.mse, False, False))
     lambda_classification_min = property(lambda self: self._lambda_at(self.auc, False, True))

@@ -5,12 +5,13 @@ import warnings
 
 import numpy as np
 import pandas as pd
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, example, given, settings, strategies as st
 
 import mtlcomb_jax as mc
 from conftest import simulate
 
-PROPERTY = settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+PROPERTY = settings(max_examples=12, deadline=None, derandomize=True,
+                    suppress_health_check=[HealthCheck.too_slow])
 seeds = st.integers(0, 10_000)
 n_classification = st.integers(0, 3)
 
@@ -92,8 +93,13 @@ def test_scaling_all_weights_changes_nothing(seed, n_cls, scale):
     np.testing.assert_allclose(np.asarray(scaled.W), np.asarray(one.W), atol=1e-8)
 
 
+# The example's weighted mean of two equal lambdas rounds one ulp above the grid.
+_ROUNDING_FOLDS = [0, 3] + [0] * 2 + [1] + [0] * 3 + [1, 0, 1] + [0] * 19 + [1, 0, 0, 2, 0, 0, 0, 2, 0, 0]
+
+
 @PROPERTY
 @given(seeds, st.lists(st.integers(0, 4), min_size=40, max_size=40))
+@example(seed=2538, fold_ids=_ROUNDING_FOLDS)
 def test_cv_never_selects_from_undefined_scores(seed, fold_ids):
     X, Y, types = _shared(seed, 2)
     data = mc.MultiTaskData.from_outcomes(X, Y, types)
