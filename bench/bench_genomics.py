@@ -1,8 +1,8 @@
 """Gene-expression scale: 10 regression + 10 classification tasks, n=200 each, p=20,000, float32.
 
 A 100-lambda path (ratio 0.01) and 10-fold CV over the same number of lambdas,
-strong-rule working sets on (forced: "auto" keeps float32 on the full scan), gap rule at the float32
-default tolerance. By default one call does both (``cross_validate(..., return_path=True)``:
+the defaults a user would type (working sets, as ``screening="auto"`` chooses at this width;
+gap rule at the float32 default tolerance). By default one call does both (``cross_validate(..., return_path=True)``:
 the full data's path is one more problem of the folds' batch); ``--separate`` runs
 ``fit_path`` and then ``cross_validate``. Reports the time of the first run of each workload (compile
 included) and, with ``--warm``, of a second run in the same process (compiled
@@ -133,7 +133,7 @@ def main():
         print("# cannot reset the peak RSS here: growth is measured from the peak of building the data")
         base = peak_rss_bytes()
 
-    common = dict(n_lambdas=args.n_lambdas, lambda_min_ratio=0.01, screening=True)
+    common = dict(n_lambdas=args.n_lambdas, lambda_min_ratio=0.01)
 
     def run_path():
         path = mc.fit_path(data, **common)

@@ -1,7 +1,12 @@
 """Shared fixtures. float64 everywhere unless a test builds float32 data itself."""
+import os
 import pathlib
 
-import jax
+# The tests count and time compilations: programs loaded from the persistent cache would
+# hide them (tests/test_caching.py runs the default cache in fresh processes).
+os.environ["MTLCOMB_JAX_CACHE"] = "0"
+
+import jax  # noqa: E402
 import numpy as np
 import pytest
 

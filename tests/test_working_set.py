@@ -161,9 +161,10 @@ def test_padded_columns_hold_the_sets_in_their_bucket():
 
 def test_auto_screening_rules():
     assert use_working_sets("auto", "gap", 5000, jnp.float64)
-    assert not use_working_sets("auto", "gap", 500, jnp.float64)
-    assert not use_working_sets("auto", "relative", 5000, jnp.float64)    # the R package's iterates
+    assert not use_working_sets("auto", "gap", 4999, jnp.float64)
+    assert not use_working_sets("auto", "relative", 50000, jnp.float64)    # the R package's iterates
     assert not use_working_sets("auto", "gap", 5000, jnp.float32)
+    assert use_working_sets("auto", "kkt", 10000, jnp.float32)
     assert use_working_sets(True, "gap", 10, jnp.float32)
     with pytest.raises(ValueError, match="screening="):
         use_working_sets("yes", "gap", 10, jnp.float64)

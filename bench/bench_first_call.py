@@ -1,0 +1,125 @@
+"""What a user meets at the first call: wall time and programs compiled, per case, each run
+in fresh Python processes with the defaults a user would type (the persistent compilation
+cache on, in ``$XDG_CACHE_HOME/mtlcomb_jax``, here a temporary folder per case):
+
+- ``empty cache``: the first process, with nothing compiled anywhere;
+- ``cache, other size``: a second process, after a first one filled the cache on a
+  dataset of another size in the same shape bucket (see ``mtlcomb_jax.buckets``);
+- ``warm``: the same call again in that second process (median of the repeats).
+
+Import and data building are timed apart and not counted. Programs are counted with JAX's
+``/jax/core/compile/backend_compile_duration`` event (a program loaded from the cache
+does not count). Targets (issue 19) are printed beside each figure.
+
+    python bench/bench_first_call.py [--quick] [--repeats 3]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import textwrap
+
+CHILD = """
+import json, time
+t0 = time.perf_counter()
+import jax
+jax.config.update("jax_enable_x64", True)
+import numpy as np
+import mtlcomb_jax as mc
+from jax._src import monitoring
+compiles = []
+monitoring.register_event_duration_secs_listener(
+    lambda event, duration, **kw: compiles.append(duration)
+    if event == "/jax/core/compile/backend_compile_duration" else None)
+case, n, p, repeats = {case!r}, {n}, {p}, {repeats}
+rng = np.random.default_rng(0)
+if case == "tutorial":
+    T = 20
+    X = [rng.standard_normal((n, p)) for _ in range(T)]
+    W = np.zeros((p, T)); W[:20] = rng.standard_normal((20, T))
+    ys = [X[t] @ W[:, t] + rng.standard_normal(n) for t in range(T)]
+    ys = [y if t < 10 else np.where(y > 0, 1.0, -1.0) for t, y in enumerate(ys)]
+    data = mc.MultiTaskData.from_tasks(X, ys, ["regression"] * 10 + ["classification"] * 10)
+    call = lambda: mc.fit_path(data, n_lambdas=50, lambda_min_ratio=0.001, intercept=False, stop="relative",
+                               tol=1e-6, max_iter=20000)
+else:
+    X = rng.standard_normal((n, p))
+    W = np.zeros((p, 6)); W[:20] = rng.standard_normal((20, 6))
+    Z = X @ W + rng.standard_normal((n, 6))
+    Y = np.column_stack([Z[:, :3], (Z[:, 3:] > 0).astype(float)])
+    data = mc.MultiTaskData.from_outcomes(X, Y, ["regression"] * 3 + ["classification"] * 3)
+    if case == "path":
+        call = lambda: mc.fit_path(data, n_lambdas=30)
+    else:
+        call = lambda: mc.cross_validate(data, n_folds=5, n_lambdas=30)
+jax.block_until_ready(data.X)
+setup = time.perf_counter() - t0
+
+def timed():
+    del compiles[:]
+    start = time.perf_counter()
+    result = call()
+    jax.block_until_ready(getattr(result, "W", result.lambdas))
+    return time.perf_counter() - start, len(compiles), sum(compiles)
+
+first, programs, compile_s = timed()
+warm = sorted(timed()[0] for _ in range(repeats))
+print(json.dumps(dict(setup=setup, first=first, programs=programs, compile_s=compile_s,
+                      warm=warm[len(warm) // 2])))
+"""
+
+#: (label, case, n, p, the other size in the same bucket (n, p), targets)
+CASES = [
+    ("mixed shared-X path, n=200, p=1,000, T=6, 30 lambdas, float64", "path", 200, 1000, (190, 1010),
+     dict(first=2.0, programs=8, cached_over_warm=0.5)),
+    ("its 5-fold CV", "cv", 200, 1000, (190, 1010), dict(first=3.0, warm=1.0)),
+    ("R tutorial path (T=20, n=100, p=200, 50 lambdas, stop='relative')", "tutorial", 100, 200, (95, 210),
+     dict(first=0.65, warm=0.39)),
+]
+QUICK = {"path": (60, 300, (56, 310)), "cv": (60, 300, (56, 310)), "tutorial": (40, 60, (38, 62))}
+
+
+def run_child(case, n, p, repeats, cache_home):
+    code = textwrap.dedent(CHILD.format(case=case, n=n, p=p, repeats=repeats))
+    env = {k: v for k, v in os.environ.items() if k != "MTLCOMB_JAX_CACHE"}
+    env["XDG_CACHE_HOME"] = cache_home
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def verdict(value, target):
+    return "" if target is None else f" ({'hit' if value <= target else 'MISSED'} <= {target:g})"
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true", help="small shapes (CI): the targets do not apply")
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    print("# each figure from fresh Python processes; seconds of the call alone (import and data apart)")
+    for label, case, n, p, other, targets in CASES:
+        if args.quick:
+            n, p, other = QUICK[case]
+            targets = {}
+        with tempfile.TemporaryDirectory() as empty, tempfile.TemporaryDirectory() as shared:
+            cold = run_child(case, n, p, args.repeats, empty)
+            run_child(case, other[0], other[1], 1, shared)        # fills the cache with another size
+            cached = run_child(case, n, p, args.repeats, shared)
+        print(f"\n{label}" + (" (quick shapes)" if args.quick else ""))
+        print(f"  empty cache:       {cold['first']:.2f} s, {cold['programs']} programs compiled "
+              f"({cold['compile_s']:.2f} s compiling)" + verdict(cold["first"], targets.get("first"))
+              + verdict(cold["programs"], targets.get("programs")))
+        allowance = targets.get("cached_over_warm")
+        print(f"  cache, other size: {cached['first']:.2f} s, {cached['programs']} programs compiled "
+              f"(n={other[0]}, p={other[1]} filled it)"
+              + verdict(cached["first"], None if allowance is None else round(cached["warm"] + allowance, 2)))
+        print(f"  warm:              {cached['warm']:.2f} s" + verdict(cached["warm"], targets.get("warm")))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
