@@ -17,11 +17,12 @@ import jax.numpy as jnp
 import numpy as np
 
 from . import losses, validation
+from .buckets import pad_problem, pad_samples, unpad_rows
 from .data import MultiTaskData
 from .progress import advance, progress_bar
-from .sharding import spread_batch, to_host, vmap_per_device
+from .sharding import spread_batch, to_device, to_host, vmap_per_device
 from .working_set import working_set_path
-from .path import (PathResult, check_grid_args, check_lambdas, fit_path, lambda_grid, log_grid, scan_path,
+from .path import (PathResult, check_grid_args, check_lambdas, fit_path, log_grid, problem_grid, scan_path,
                    use_working_sets)
 from .solver import (check_options, lambda_max_problem, make_problem, raise_if_overflowed,
                      warn_if_not_converged)
@@ -327,7 +328,7 @@ def _fold_outputs(problem, test_w, fit, z, *, n_folds, with_full):
 
 
 def _screened_cv(problem, train_w, test_w, grid, ratio, tol, max_iter, intercept, stop, n_lambdas, n_folds,
-                 with_full, mesh):
+                 with_full, mesh, n_features):
     """The CV paths with shared strong-rule working sets (see :mod:`.working_set`).
 
     train_w and test_w hold one row per fold, then ``with_full`` one more (the full
@@ -335,7 +336,8 @@ def _screened_cv(problem, train_w, test_w, grid, ratio, tol, max_iter, intercept
     (:func:`~mtlcomb_jax.sharding.spread_batch`). The full data's path runs as one more
     problem of the batch, sharing the folds' compiled programs and working sets, and
     comes back as its lambdas and a :class:`~mtlcomb_jax.solver.Fit` stacked over them
-    (else None). ``mesh``: the rows' devices (:func:`~mtlcomb_jax.sharding.spread_batch`).
+    (else None), its W cut to the data's ``n_features`` (the problem's features may be
+    padded, :mod:`.buckets`). ``mesh``: the rows' devices (:func:`~mtlcomb_jax.sharding.spread_batch`).
     """
     n_problems = train_w.shape[0]
     grids, lam_max, null = _fold_grids(problem, train_w, ratio, intercept=intercept, n_lambdas=n_lambdas)
@@ -350,7 +352,7 @@ def _screened_cv(problem, train_w, test_w, grid, ratio, tol, max_iter, intercept
         max_iter, intercept=intercept, stop=stop, lambda_start=np.asarray(lam_max), scale=np.asarray(null),
         per_lambda=lambda fit, z: _fold_outputs(problem, test_w, fit, z, n_folds=n_folds, with_full=with_full),
         on_lambda=advance, keep_W=n_folds if with_full else None, mesh=mesh)
-    full_path = (jnp.asarray(grids[n_folds]), full._replace(W=W_full)) if with_full else None
+    full_path = (jnp.asarray(grids[n_folds]), full._replace(W=unpad_rows(W_full, n_features))) if with_full else None
     # working_set_path stacks lambdas first: (L, K, ...) -> (K, L, ...)
     return (grids[:n_folds], jnp.swapaxes(metric, 0, 1), jnp.swapaxes(loss, 0, 1), n_iter[:, :n_folds].T,
             converged[:, :n_folds].T, full_path)
@@ -500,16 +502,17 @@ def cross_validate(data: MultiTaskData, *, n_folds=10, folds=None, stratify=True
     else:
         fold_ids = folds_from_user(data, folds)
     K, undefined = check_folds_usable(data, fold_ids)
+    # samples and features padded to their buckets (padding samples are in no fold)
+    problem, _, _ = pad_problem(make_problem(data, 0.0, options.similarity, options.ridge,
+                                             options.loss_weighting))
     if lambdas is None:
         L, lambda_min_ratio = check_grid_args(n_lambdas, lambda_min_ratio)
         grid = None
         # the full data's grid (fit_path's program): refuses data whose lambda_max is 0
-        lambda_grid(data, n_lambdas=L, lambda_min_ratio=lambda_min_ratio, intercept=intercept,
-                    loss_weighting=options.loss_weighting)
+        problem_grid(problem, data, L, lambda_min_ratio, intercept)
     else:
-        grid = jnp.asarray(check_lambdas(lambdas, data.X.dtype), data.X.dtype)
+        grid = to_device(check_lambdas(lambdas, data.X.dtype), data.X.dtype)
         L = grid.shape[0]
-    problem = make_problem(data, 0.0, options.similarity, options.ridge, options.loss_weighting)
     screened = use_working_sets(screening, stop, data.n_features, data.X.dtype)
     if screened and devices is not None and any(d.process_index != jax.process_index() for d in devices):
         raise ValueError("devices spans several processes, but the CV with working sets (screening) runs its "
@@ -517,16 +520,17 @@ def cross_validate(data: MultiTaskData, *, n_folds=10, folds=None, stratify=True
                          "devices=jax.local_devices(), or screening=False to shard the folds over all processes.")
     # The full data's path as problem K + 1 of the screened batch.
     path_in_batch = bool(return_path) and screened
-    train_w, test_w = fold_weights(data, fold_ids, K, with_full=path_in_batch)
+    train_w, test_w = _fold_weights(problem.weights, pad_samples(fold_ids, problem.y.shape[-1], -1), n_folds=K,
+                                    with_full=path_in_batch)
     # padded to use every device (spread_batch); the padding's results are dropped below
     (train_w, test_w), mesh = spread_batch((train_w, test_w), devices, K + path_in_batch)
-    ratio = jnp.asarray(lambda_min_ratio, data.X.dtype)
+    ratio = np.asarray(lambda_min_ratio, data.X.dtype)
     full_path = None
     with progress_bar(int(train_w.shape[0]) * L, "cross-validation", "solve", progress):
         if screened:
             fold_lambdas, metric, loss, n_iter, converged, full_path = _screened_cv(
                 problem, train_w, test_w, grid, ratio, tol, max_iter, intercept, stop, L, K, path_in_batch,
-                mesh)
+                mesh, data.n_features)
         else:
             fold_lambdas, metric, loss, n_iter, converged = _cv_jit(
                 problem, train_w, test_w, grid, ratio, tol, max_iter,

@@ -22,6 +22,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .sharding import to_device
+
 REGRESSION = "regression"
 CLASSIFICATION = "classification"
 _TYPE_ALIASES = {
@@ -108,7 +110,7 @@ class MultiTaskData:
             out[t, mask[t]] = _normalised_weights(w[t, mask[t]], int(mask[t].sum()), f"weights[{t}]",
                                                   self.task_names[t])
         _check_weighted_classes(out, np.asarray(self.y), self.task_types, self.task_names, "weights")
-        return dataclasses.replace(self, weights=jnp.asarray(out, dtype=self.X.dtype))
+        return dataclasses.replace(self, weights=to_device(out, self.X.dtype))
 
     def replace(self, **changes) -> "MultiTaskData":
         """A copy with some array fields replaced (no validation, so it works on traced values).
@@ -254,8 +256,9 @@ class MultiTaskData:
         feature_names = _names(feature_names, p, "x", "feature_names")
         task_names = _names(task_names, n_tasks, "task", "task_names")
         is_cls = np.array([t == CLASSIFICATION for t in types])
-        return cls(X=jnp.asarray(X), y=jnp.asarray(y), weights=jnp.asarray(w), mask=jnp.asarray(mask),
-                   is_classification=jnp.asarray(is_cls), task_types=tuple(types),
+        # placed without compiling (jnp.asarray would compile a program per new shape)
+        return cls(X=to_device(X), y=to_device(y), weights=to_device(w), mask=to_device(mask),
+                   is_classification=to_device(is_cls), task_types=tuple(types),
                    task_names=task_names, feature_names=feature_names, classes=tuple(classes))
 
 

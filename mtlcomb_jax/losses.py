@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from .penalties import quadratic_penalty
 
@@ -30,12 +31,19 @@ LOSS_WEIGHTINGS = ("mtlcomb", "none")
 
 
 def task_loss_scales(is_classification, loss_weighting="mtlcomb", dtype=jnp.float32):
-    """(n_tasks,) scale c_t of each task's mean loss."""
+    """(n_tasks,) scale c_t of each task's mean loss.
+
+    Made on the host when ``is_classification`` is concrete (as eager jnp operations,
+    each would compile a program), traced inside a caller's jit."""
+    if loss_weighting not in LOSS_WEIGHTINGS:
+        raise ValueError(f"loss_weighting={loss_weighting!r} is unknown; use one of {LOSS_WEIGHTINGS}.")
+    traced = isinstance(is_classification, jax.core.Tracer)
+    xp = jnp if traced else np
     if loss_weighting == "mtlcomb":
-        return jnp.where(is_classification, 2.0, 0.5).astype(dtype)
-    if loss_weighting == "none":
-        return jnp.ones(is_classification.shape, dtype=dtype)
-    raise ValueError(f"loss_weighting={loss_weighting!r} is unknown; use one of {LOSS_WEIGHTINGS}.")
+        scales = xp.where(xp.asarray(is_classification), 2.0, 0.5).astype(dtype)
+    else:
+        scales = xp.ones(xp.shape(is_classification), dtype=dtype)
+    return scales if traced else jax.device_put(scales)
 
 
 def predictor(X, W, b):

@@ -14,7 +14,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from . import losses
+from .buckets import pad_problem, pad_rows, unpad_rows
 from .data import MultiTaskData
+from .sharding import to_device
 from .progress import advance, progress_bar, tick
 from .working_set import AUTO_MIN_ROW_BYTES, working_set_path
 from . import validation
@@ -214,10 +216,15 @@ def lambda_grid(data: MultiTaskData, *, n_lambdas=20, lambda_min_ratio=0.01, int
     """
     options = check_options(data, intercept=intercept, loss_weighting=loss_weighting)
     n_lambdas, ratio = check_grid_args(n_lambdas, lambda_min_ratio)
-    problem = make_problem(data, 0.0, loss_weighting=options.loss_weighting)
-    grid, reference = _grid_jit(problem, jnp.asarray(ratio, data.X.dtype), intercept=options.intercept,
+    problem, _, _ = pad_problem(make_problem(data, 0.0, loss_weighting=options.loss_weighting))
+    return problem_grid(problem, data, n_lambdas, ratio, options.intercept)
+
+
+def problem_grid(problem: Problem, data: MultiTaskData, n_lambdas, ratio, intercept):
+    """:func:`lambda_grid` of a validated (and maybe padded, :mod:`.buckets`) problem."""
+    grid, reference = _grid_jit(problem, np.asarray(ratio, data.X.dtype), intercept=intercept,
                                 n_lambdas=n_lambdas)
-    check_lambda_max(grid[0], reference, data)
+    check_lambda_max(np.asarray(grid)[0], reference, data)
     return grid
 
 
@@ -251,19 +258,23 @@ def fit_path(data: MultiTaskData, lambdas=None, *, n_lambdas=20, lambda_min_rati
                             loss_weighting=loss_weighting, tol=tol, max_iter=max_iter, stop=stop)
     intercept, stop, max_iter, tol = options.intercept, options.stop, options.max_iter, options.tol
     progress = validation.flag("progress", progress)
+    # samples and features padded to their buckets: similar datasets share the programs
+    problem, _, n_features = pad_problem(make_problem(data, 0.0, options.similarity, options.ridge,
+                                                      options.loss_weighting))
     if lambdas is None:
-        lambdas = lambda_grid(data, n_lambdas=n_lambdas, lambda_min_ratio=lambda_min_ratio,
-                              intercept=intercept, loss_weighting=loss_weighting)
+        L, ratio = check_grid_args(n_lambdas, lambda_min_ratio)
+        lambdas = problem_grid(problem, data, L, ratio, intercept)
     else:
-        lambdas = jnp.asarray(check_lambdas(lambdas, data.X.dtype), data.X.dtype)
-    problem = make_problem(data, 0.0, options.similarity, options.ridge, options.loss_weighting)
+        lambdas = to_device(check_lambdas(lambdas, data.X.dtype), data.X.dtype)
     W0, b0 = initial_point(data, W_init, None)
+    W0 = pad_rows(W0, problem.X.shape[-1])
     if use_working_sets(screening, stop, data.n_features, data.X.dtype):
         fits = _screened_path(problem, lambdas, W0, b0, tol, max_iter, intercept, stop, W_init is None, progress)
     else:
         with progress_bar(int(lambdas.shape[0]), "path", "lambda", progress):
             fits = _path_jit(problem, lambdas, W0, b0, tol, max_iter, intercept=intercept, stop=stop,
                              progress=progress)
+    fits = fits._replace(W=unpad_rows(fits.W, n_features))
     raise_if_overflowed("fit_path", data, (fits.objective, fits.intercept), similarity=options.similarity,
                         ridge=options.ridge)
     warn_if_not_converged(fits.converged, fits.n_iter, what="fit_path")

@@ -108,6 +108,19 @@ def vmap_per_device(fn, mesh):
     return run_per_device(jax.vmap(fn), mesh)
 
 
+def to_device(value, dtype=None):
+    """``value`` as a jax array (of ``dtype`` when given) without compiling anything.
+
+    ``jnp.asarray`` of a host array compiles a program for every new shape (JAX 0.10's
+    ``stage``, and ``convert_element_type`` for a cast); ``jax.device_put`` of a NumPy
+    array compiles none. Traced values and jax arrays of the dtype pass through jnp.
+    """
+    if isinstance(value, jax.core.Tracer) or (isinstance(value, jax.Array) and
+                                              (dtype is None or value.dtype == np.dtype(dtype))):
+        return jnp.asarray(value, dtype)
+    return jax.device_put(np.asarray(value, dtype))
+
+
 def to_host(tree):
     """NumPy copies of every array in ``tree``, gathering arrays that span other processes.
 

@@ -52,6 +52,7 @@ import numpy as np
 
 from . import losses, validation
 from .data import MultiTaskData
+from .sharding import to_device
 from .penalties import l21_norm, prox_l21, quadratic_penalty, quadratic_penalty_grad, row_norms
 
 STOP_RULES = ("gap", "kkt", "relative")
@@ -621,8 +622,8 @@ def make_problem(data: MultiTaskData, lam, similarity=0.0, ridge=0.0, loss_weigh
     dtype = data.X.dtype
     scales = losses.task_loss_scales(data.is_classification, loss_weighting, dtype)
     return Problem(X=data.X, y=data.y, weights=data.weights, is_classification=data.is_classification,
-                   scales=scales, lam=jnp.asarray(lam, dtype), similarity=jnp.asarray(similarity, dtype),
-                   ridge=jnp.asarray(ridge, dtype))
+                   scales=scales, lam=to_device(lam, dtype), similarity=to_device(similarity, dtype),
+                   ridge=to_device(ridge, dtype))
 
 
 def check_hyperparameters(dtype=None, **values):
@@ -680,10 +681,11 @@ def initial_point(data: MultiTaskData, W_init, b_init):
     """(W0, b0) of the data's dtype; the caller's arrays are copied, never modified."""
     dtype = data.X.dtype
     shape = (data.n_features, data.n_tasks)
-    W0 = jnp.zeros(shape, dtype) if W_init is None else _start_array("W_init", W_init, shape, dtype,
-                                                                      "(n_features, n_tasks)")
-    b0 = jnp.zeros(data.n_tasks, dtype) if b_init is None else _start_array("b_init", b_init, (data.n_tasks,), dtype,
-                                                                             "(n_tasks,)")
+    # zeros made on the host: jnp.zeros would compile a program for every new shape
+    W0 = to_device(np.zeros(shape, dtype)) if W_init is None else _start_array("W_init", W_init, shape, dtype,
+                                                                               "(n_features, n_tasks)")
+    b0 = to_device(np.zeros(data.n_tasks, dtype)) if b_init is None else _start_array(
+        "b_init", b_init, (data.n_tasks,), dtype, "(n_tasks,)")
     return W0, b0
 
 
@@ -701,7 +703,7 @@ def _start_array(name, value, shape, dtype, described):
         raise ValueError(f"{name} contains NaN or inf; pass a finite starting point (or None to start at zero).")
     if arr.size:
         validation.check_in_range(f"max |{name}|", float(np.max(np.abs(arr))), dtype)
-    return jnp.asarray(arr, dtype)
+    return to_device(arr, dtype)
 
 
 def warn_if_not_converged(converged, n_iter, what="solve"):
