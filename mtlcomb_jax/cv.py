@@ -22,8 +22,7 @@ from .data import MultiTaskData
 from .progress import advance, progress_bar
 from .sharding import spread_batch, to_device, to_host, vmap_per_device
 from .working_set import working_set_path
-from .path import (PathResult, check_grid_args, check_lambdas, fit_path, log_grid, problem_grid, scan_path,
-                   use_working_sets)
+from .path import PathResult, check_grid_args, check_lambdas, fit_path, log_grid, problem_grid, scan_path
 from .solver import (check_options, lambda_max_problem, make_problem, raise_if_overflowed,
                      warn_if_not_converged)
 
@@ -491,7 +490,7 @@ def cross_validate(data: MultiTaskData, *, n_folds=10, folds=None, stratify=True
     are the selected lambdas.
     """
     options = check_options(data, similarity=similarity, ridge=ridge, intercept=intercept,
-                            loss_weighting=loss_weighting, tol=tol, max_iter=max_iter, stop=stop)
+                            loss_weighting=loss_weighting, tol=tol, max_iter=max_iter, stop=stop, screening=screening)
     intercept, stop, max_iter, tol = options.intercept, options.stop, options.max_iter, options.tol
     if return_path not in (True, False):
         raise ValueError(f"return_path={return_path!r} must be True (also fit the full data's path, as cv.path) "
@@ -513,7 +512,7 @@ def cross_validate(data: MultiTaskData, *, n_folds=10, folds=None, stratify=True
     else:
         grid = to_device(check_lambdas(lambdas, data.X.dtype), data.X.dtype)
         L = grid.shape[0]
-    screened = use_working_sets(screening, stop, data.n_features, data.X.dtype)
+    screened = options.screening
     if screened and devices is not None and any(d.process_index != jax.process_index() for d in devices):
         raise ValueError("devices spans several processes, but the CV with working sets (screening) runs its "
                          "loop over lambdas on each process's host and needs local devices: pass "

@@ -18,7 +18,7 @@ from .buckets import pad_problem, pad_rows, unpad_rows
 from .data import MultiTaskData
 from .sharding import to_device
 from .progress import advance, progress_bar, tick
-from .working_set import AUTO_MIN_ROW_BYTES, working_set_path
+from .working_set import working_set_path
 from . import validation
 from .penalties import row_norms
 from .solver import (Problem, SolveResult, backproject_stack, check_options, initial_point, lambda_max_problem,
@@ -247,7 +247,7 @@ def fit_path(data: MultiTaskData, lambdas=None, *, n_lambdas=20, lambda_min_rati
         KKT test (see :mod:`~mtlcomb_jax.working_set`); ``"auto"`` does so for the
         certified rules from ``n_features >= 5000`` in float64 and ``>= 10000`` in float32,
         where working sets are faster including their compilation
-        (:data:`~mtlcomb_jax.working_set.AUTO_MIN_ROW_BYTES`). ``stop="relative"`` (the R
+        (:data:`~mtlcomb_jax.solver.AUTO_MIN_ROW_BYTES`). ``stop="relative"`` (the R
         package's iterates) never screens under ``"auto"``.
 
     Returns
@@ -255,7 +255,7 @@ def fit_path(data: MultiTaskData, lambdas=None, *, n_lambdas=20, lambda_min_rati
     PathResult with W of shape (n_lambdas, n_features, n_tasks).
     """
     options = check_options(data, similarity=similarity, ridge=ridge, intercept=intercept,
-                            loss_weighting=loss_weighting, tol=tol, max_iter=max_iter, stop=stop)
+                            loss_weighting=loss_weighting, tol=tol, max_iter=max_iter, stop=stop, screening=screening)
     intercept, stop, max_iter, tol = options.intercept, options.stop, options.max_iter, options.tol
     progress = validation.flag("progress", progress)
     # samples and features padded to their buckets: similar datasets share the programs
@@ -268,7 +268,7 @@ def fit_path(data: MultiTaskData, lambdas=None, *, n_lambdas=20, lambda_min_rati
         lambdas = to_device(check_lambdas(lambdas, data.X.dtype), data.X.dtype)
     W0, b0 = initial_point(data, W_init, None)
     W0 = pad_rows(W0, problem.X.shape[-1])
-    if use_working_sets(screening, stop, data.n_features, data.X.dtype):
+    if options.screening:
         fits = _screened_path(problem, lambdas, W0, b0, tol, max_iter, intercept, stop, W_init is None, progress)
     else:
         with progress_bar(int(lambdas.shape[0]), "path", "lambda", progress):
@@ -281,15 +281,6 @@ def fit_path(data: MultiTaskData, lambdas=None, *, n_lambdas=20, lambda_min_rati
     return PathResult(lambdas=lambdas, **fits._asdict(), is_classification=data.is_classification,
                       task_names=data.task_names, feature_names=data.feature_names, classes=data.classes)
 
-
-
-def use_working_sets(screening, stop, n_features, dtype):
-    """Resolve ``screening`` (True, False or "auto") for a problem."""
-    if screening not in (True, False, "auto"):
-        raise ValueError(f"screening={screening!r} must be True, False or 'auto'.")
-    if screening == "auto":
-        return stop != "relative" and n_features * jnp.dtype(dtype).itemsize >= AUTO_MIN_ROW_BYTES
-    return bool(screening)
 
 
 @partial(jax.jit, static_argnames=("intercept", "cold_start"))

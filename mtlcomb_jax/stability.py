@@ -19,9 +19,10 @@ import jax.numpy as jnp
 import numpy as np
 
 from .data import MultiTaskData
-from .path import check_lambdas, lambda_grid, scan_path
+from .buckets import pad_problem, pad_samples
+from .path import check_grid_args, check_lambdas, problem_grid, scan_path
 from .progress import progress_bar
-from .sharding import spread_batch, to_host, vmap_per_device
+from .sharding import spread_batch, to_device, to_host, vmap_per_device
 from . import validation
 from .cv import stratified_groups
 from .solver import check_options, make_problem, raise_if_overflowed, warn_if_not_converged
@@ -86,7 +87,7 @@ def subsample_weights(data: MultiTaskData, n_subsamples, fraction=0.5, *, strati
                 n_t = int(mask[t].sum())
                 keep[b, t, :n_t] = draw(y[t, :n_t, None] if t in stratified else np.zeros((n_t, 0)))
     weights = np.where(keep, np.asarray(data.weights)[None], 0.0)
-    return jnp.asarray(weights / weights.sum(axis=2, keepdims=True), data.X.dtype)
+    return to_device(weights / weights.sum(axis=2, keepdims=True), data.X.dtype)
 
 
 @partial(jax.jit, static_argnames=("intercept", "stop", "progress", "mesh"))
@@ -139,15 +140,17 @@ def stability_selection(data: MultiTaskData, *, n_subsamples=50, fraction=0.5, t
     threshold = validation.real_scalar("threshold", threshold, hint="pass a selection probability in (0, 1]")
     if not 0 < threshold <= 1:
         raise ValueError(f"threshold={threshold} must be in (0, 1] (a selection probability, 0.6 to 0.9 is usual).")
+    # samples and features padded to their buckets (padding samples have weight 0)
+    problem, _, _ = pad_problem(make_problem(data, 0.0, options.similarity, options.ridge, options.loss_weighting))
     if lambdas is None:
-        lambdas = lambda_grid(data, n_lambdas=n_lambdas, lambda_min_ratio=lambda_min_ratio,
-                              intercept=intercept, loss_weighting=loss_weighting)
+        L, ratio = check_grid_args(n_lambdas, lambda_min_ratio)
+        lambdas = problem_grid(problem, data, L, ratio, intercept)
     else:
-        lambdas = jnp.asarray(check_lambdas(lambdas, data.X.dtype), data.X.dtype)
+        lambdas = to_device(check_lambdas(lambdas, data.X.dtype), data.X.dtype)
     weights = subsample_weights(data, n_subsamples, fraction, stratify=stratify, seed=seed)
+    weights = to_device(pad_samples(weights, problem.y.shape[-1], 0.0))
     # padded to use every device (spread_batch); the padding's results are dropped below
     (weights,), mesh = spread_batch((weights,), devices, n_subsamples)
-    problem = make_problem(data, 0.0, options.similarity, options.ridge, options.loss_weighting)
     with progress_bar(int(weights.shape[0]) * int(lambdas.shape[0]), "stability selection", "solve", progress):
         chosen, converged, n_iter, objective = _subsample_paths(problem, weights, lambdas, tol, max_iter,
                                                                 intercept=intercept, stop=stop, progress=progress,
@@ -158,7 +161,7 @@ def stability_selection(data: MultiTaskData, *, n_subsamples=50, fraction=0.5, t
     raise_if_overflowed("stability_selection", data, (objective,), similarity=options.similarity,
                         ridge=options.ridge)
     warn_if_not_converged(converged, n_iter, what="stability_selection")
-    chosen = np.asarray(chosen)                                   # (B, L, p)
+    chosen = np.asarray(chosen)[:, :, :data.n_features]            # (B, L, p)
     frequencies = chosen.mean(axis=0)
     probabilities = frequencies.max(axis=0)
     order = np.argsort(-probabilities, kind="stable")

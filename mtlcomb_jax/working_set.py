@@ -83,18 +83,6 @@ FINE_BUCKETS_FROM = 4096
 #: problem's active count. Few enter between neighbouring lambdas; the room is filled with
 #: the best candidates and a check that finds violators grows the set to the next bucket.
 SHARED_ROOM = 0.25
-#: ``screening="auto"`` uses working sets when a feature's column of X (one row of W's
-#: products) holds at least this many bytes: p >= 5,000 in float64, p >= 10,000 in float32.
-#: A working-set path compiles one solver per set size (about 5 s in all on the 2-core
-#: machine, whatever the dtype); the full scan compiles one (about 1 s) and costs in
-#: proportion to p. Measured (``bench/bench_first_call.py``'s shapes: shared X, n = 200,
-#: 3 + 3 tasks, 30 lambdas; first call / warm, seconds; full scan against working sets):
-#: float64 p = 1,000 path 1.7 / 0.36 against 7.0 / 0.31, 5-fold CV 3.8 / 1.8 against
-#: 8.1 / 2.0; p = 5,000 path 3.5 / 2.2 against 7.1 / 0.63, CV 10.9 / 8.9 against
-#: 10.8 / 3.8; float32 p = 5,000 path 2.0 / 0.66 against 7.8 / 0.23, CV 4.3 / 2.3
-#: against 8.8 / 2.0; p = 10,000 path 2.4 / 1.1 against 6.7 / 0.27, CV 6.9 / 4.8 against
-#: 7.9 / 2.0. Both certify the same gap in either dtype.
-AUTO_MIN_ROW_BYTES = 40_000
 
 # The batched problem: weights (K, T, n) and lam (K,) vary, everything else is shared.
 _BATCH_AXES = Problem(X=None, y=None, weights=0, is_classification=None, scales=None, lam=0, similarity=None,

@@ -58,6 +58,7 @@ def test_results_at_the_current_lambda_do_not_depend_on_working_ahead(folds_prob
         assert float(reached) < float(left)
 
 
+@pytest.mark.slow
 def test_a_screened_cv_warm_starts_from_where_the_folds_got_ahead(monkeypatch):
     """The CV with working ahead gives the same held-out metrics as without it (both to tol)."""
     from mtlcomb_jax import working_set

@@ -200,6 +200,7 @@ def test_cv_returns_the_full_data_path_of_fit_path(wide, screening):
                                mc.predict(path, np.asarray(wide.X[0, :5]), 0, lambda_index=chosen), rtol=1e-6)
 
 
+@pytest.mark.slow
 def test_cv_with_path_and_explicit_lambdas(wide):
     grid = np.geomspace(0.05, 0.005, 6)
     cv = mc.cross_validate(wide, n_folds=3, lambdas=grid, return_path=True, screening=True, tol=1e-9)

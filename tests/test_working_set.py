@@ -8,7 +8,7 @@ import jax.numpy as jnp
 
 import mtlcomb_jax as mc
 from mtlcomb_jax import working_set
-from mtlcomb_jax.path import use_working_sets
+from mtlcomb_jax.solver import use_working_sets
 from mtlcomb_jax.simulate import simulate_mixed_tasks
 from mtlcomb_jax.working_set import (FINE_BUCKETS_FROM, MIN_BUCKET, _padded_columns, bucket_size, grown_sets,
                                      initial_sets, smallest_bucket)
@@ -53,6 +53,7 @@ def test_violators_are_readmitted_from_a_cold_start_below_lambda_max(wide):
     assert screened.n_selected()[0] > 0
 
 
+@pytest.mark.slow
 def test_screened_cv_equals_the_vmapped_scan(wide):
     common = dict(n_folds=3, n_lambdas=8, lambda_min_ratio=0.05, tol=1e-9, seed=1)
     full = mc.cross_validate(wide, screening=False, **common)
