@@ -198,15 +198,15 @@ def _compiled_program_names(caplog, run):
 def test_screened_path_compiles_per_set_size_only_its_three_working_set_programs(caplog):
     # Every compiled program stays resident (about 1.5 MiB even for one eager operation,
     # bench/bench_programs.py): the steps between programs must not compile per lambda
-    # or per working-set size. Fresh shapes for each run (the solver's depend on n, not p;
-    # the stacked outputs on the number of lambdas), so that everything compiles.
+    # or per working-set size. Fresh shape buckets for each run (the solver's depend on n,
+    # not p; the stacked outputs on the number of lambdas), so that everything compiles.
     def screened(n_features, n_samples, n_lambdas):
         Xs, ys, types, _ = simulate_mixed_tasks(2, 2, n_features, 10, n_samples, seed=1)
         data = mc.MultiTaskData.from_tasks(Xs, ys, types)
         return _compiled_program_names(caplog, lambda: mc.fit_path(data, n_lambdas=n_lambdas, screening=True))
 
     screened(1011, 37, 5)       # first use in this process (compact_jit probes XLA once)
-    short, long = screened(1013, 41, 4), screened(1019, 43, 24)
+    short, long = screened(1200, 48, 4), screened(1500, 60, 24)     # buckets (48, 1280), (60, 1536)
     rest_short = sorted(n for n in short if n not in _WORKING_SET_PROGRAMS)
     rest_long = sorted(n for n in long if n not in _WORKING_SET_PROGRAMS)
     assert rest_long == rest_short, (rest_short, rest_long)
