@@ -37,36 +37,36 @@ def padded_size(size: int) -> int:
 
 
 def pad_problem(problem):
-    """``(problem, n_samples, n_features)``: the :class:`~.solver.Problem` with X, y and
-    weights padded to their buckets (X (n, p) or (T, n, p); y and weights (T, n)), and the
-    unpadded sizes. The problem itself where it is traced, already in its buckets, or too
-    large (:data:`MAX_PADDED_BYTES`)."""
+    """The :class:`~.solver.Problem` with X, y and weights padded to their buckets (X (n, p)
+    or (T, n, p); y and weights (T, n)); the problem itself where it is traced, already in
+    its buckets, or too large (:data:`MAX_PADDED_BYTES`). Results on the padded features
+    are cut back with :func:`unpad_rows`."""
     X = problem.X
     n, p = X.shape[-2:]
     if any(is_traced(a) for a in (X, problem.y, problem.weights)):
-        return problem, n, p
+        return problem
     n_b, p_b = padded_size(n), padded_size(p)
     padded_bytes = X.dtype.itemsize * n_b * p_b * int(np.prod(X.shape[:-2], dtype=np.int64))
     if (n_b, p_b) == (n, p) or padded_bytes > MAX_PADDED_BYTES:
-        return problem, n, p
-    def padded(array, shape):
-        out = np.zeros(shape, array.dtype)
-        out[tuple(slice(0, s) for s in array.shape)] = np.asarray(array)
-        return to_device(out)
+        return problem
+    return problem._replace(X=_zero_padded(X, X.shape[:-2] + (n_b, p_b)),
+                            y=_zero_padded(problem.y, problem.y.shape[:-1] + (n_b,)),
+                            weights=_zero_padded(problem.weights, problem.weights.shape[:-1] + (n_b,)))
 
-    return problem._replace(X=padded(X, X.shape[:-2] + (n_b, p_b)),
-                            y=padded(problem.y, problem.y.shape[:-1] + (n_b,)),
-                            weights=padded(problem.weights, problem.weights.shape[:-1] + (n_b,))), n, p
+
+def _zero_padded(array, shape):
+    """``array`` with zeros after its entries up to ``shape``, made on the host and placed."""
+    out = np.zeros(shape, array.dtype)
+    out[tuple(slice(0, size) for size in array.shape)] = np.asarray(array)
+    return to_device(out)
 
 
 def pad_rows(array, n_rows: int):
-    """``array`` (..., n_features, T) on the host with zero rows up to n_rows (a jax array;
-    the array itself when it has them already)."""
+    """``array`` (..., n_features, T) with zero rows up to n_rows (the array itself when it
+    has them already)."""
     if array.shape[-2] == n_rows:
         return array
-    out = np.zeros(array.shape[:-2] + (n_rows,) + array.shape[-1:], array.dtype)
-    out[..., :array.shape[-2], :] = np.asarray(array)
-    return to_device(out)
+    return _zero_padded(array, array.shape[:-2] + (n_rows,) + array.shape[-1:])
 
 
 def pad_samples(array, n_samples: int, fill):

@@ -502,8 +502,7 @@ def cross_validate(data: MultiTaskData, *, n_folds=10, folds=None, stratify=True
         fold_ids = folds_from_user(data, folds)
     K, undefined = check_folds_usable(data, fold_ids)
     # samples and features padded to their buckets (padding samples are in no fold)
-    problem, _, _ = pad_problem(make_problem(data, 0.0, options.similarity, options.ridge,
-                                             options.loss_weighting))
+    problem = pad_problem(make_problem(data, 0.0, options.similarity, options.ridge, options.loss_weighting))
     if lambdas is None:
         L, lambda_min_ratio = check_grid_args(n_lambdas, lambda_min_ratio)
         grid = None

@@ -216,7 +216,7 @@ def lambda_grid(data: MultiTaskData, *, n_lambdas=20, lambda_min_ratio=0.01, int
     """
     options = check_options(data, intercept=intercept, loss_weighting=loss_weighting)
     n_lambdas, ratio = check_grid_args(n_lambdas, lambda_min_ratio)
-    problem, _, _ = pad_problem(make_problem(data, 0.0, loss_weighting=options.loss_weighting))
+    problem = pad_problem(make_problem(data, 0.0, loss_weighting=options.loss_weighting))
     return problem_grid(problem, data, n_lambdas, ratio, options.intercept)
 
 
@@ -259,8 +259,7 @@ def fit_path(data: MultiTaskData, lambdas=None, *, n_lambdas=20, lambda_min_rati
     intercept, stop, max_iter, tol = options.intercept, options.stop, options.max_iter, options.tol
     progress = validation.flag("progress", progress)
     # samples and features padded to their buckets: similar datasets share the programs
-    problem, _, n_features = pad_problem(make_problem(data, 0.0, options.similarity, options.ridge,
-                                                      options.loss_weighting))
+    problem = pad_problem(make_problem(data, 0.0, options.similarity, options.ridge, options.loss_weighting))
     if lambdas is None:
         L, ratio = check_grid_args(n_lambdas, lambda_min_ratio)
         lambdas = problem_grid(problem, data, L, ratio, intercept)
@@ -274,7 +273,7 @@ def fit_path(data: MultiTaskData, lambdas=None, *, n_lambdas=20, lambda_min_rati
         with progress_bar(int(lambdas.shape[0]), "path", "lambda", progress):
             fits = _path_jit(problem, lambdas, W0, b0, tol, max_iter, intercept=intercept, stop=stop,
                              progress=progress)
-    fits = fits._replace(W=unpad_rows(fits.W, n_features))
+    fits = fits._replace(W=unpad_rows(fits.W, data.n_features))
     raise_if_overflowed("fit_path", data, (fits.objective, fits.intercept), similarity=options.similarity,
                         ridge=options.ridge)
     warn_if_not_converged(fits.converged, fits.n_iter, what="fit_path")

@@ -141,7 +141,7 @@ def stability_selection(data: MultiTaskData, *, n_subsamples=50, fraction=0.5, t
     if not 0 < threshold <= 1:
         raise ValueError(f"threshold={threshold} must be in (0, 1] (a selection probability, 0.6 to 0.9 is usual).")
     # samples and features padded to their buckets (padding samples have weight 0)
-    problem, _, _ = pad_problem(make_problem(data, 0.0, options.similarity, options.ridge, options.loss_weighting))
+    problem = pad_problem(make_problem(data, 0.0, options.similarity, options.ridge, options.loss_weighting))
     if lambdas is None:
         L, ratio = check_grid_args(n_lambdas, lambda_min_ratio)
         lambdas = problem_grid(problem, data, L, ratio, intercept)
