@@ -41,8 +41,9 @@ monitoring.register_event_duration_secs_listener(
 monitoring.register_event_listener(
     lambda event, **kw: hits.append(event) if event == "/jax/compilation_cache/cache_hits" else None)
 case, n, p, repeats = {case!r}, {n}, {p}, {repeats}
+kind, dtype = case.split("-")[0], np.float32 if case.endswith("float32") else np.float64
 rng = np.random.default_rng(0)
-if case == "tutorial":      # the R tutorial's data (tests/fixtures), its first n samples and p features
+if kind == "tutorial":      # the R tutorial's data (tests/fixtures), its first n samples and p features
     raw = np.load({fixture!r})
     types = ["classification" if t in raw["classification_tasks"] else "regression" for t in range(20)]
     data = mc.MultiTaskData.from_tasks([raw[f"X{{t}}"][:n, :p] for t in range(20)],
@@ -50,12 +51,12 @@ if case == "tutorial":      # the R tutorial's data (tests/fixtures), its first 
     call = lambda: mc.fit_path(data, n_lambdas=50, lambda_min_ratio=0.001, intercept=False, stop="relative",
                                tol=1e-6, max_iter=20000)
 else:
-    X = rng.standard_normal((n, p))
+    X = rng.standard_normal((n, p)).astype(dtype)
     W = np.zeros((p, 6)); W[:20] = rng.standard_normal((20, 6))
     Z = X @ W + rng.standard_normal((n, 6))
     Y = np.column_stack([Z[:, :3], (Z[:, 3:] > 0).astype(float)])
     data = mc.MultiTaskData.from_outcomes(X, Y, ["regression"] * 3 + ["classification"] * 3)
-    if case == "path":
+    if kind == "path":
         call = lambda: mc.fit_path(data, n_lambdas=30)
     else:
         call = lambda: mc.cross_validate(data, n_folds=5, n_lambdas=30)
@@ -81,10 +82,13 @@ CASES = [
     ("mixed shared-X path, n=200, p=1,000, T=6, 30 lambdas, float64", "path", 200, 1000, (205, 1010),
      dict(first=2.0, programs=8, cached_over_warm=0.5)),
     ("its 5-fold CV", "cv", 200, 1000, (205, 1010), dict(first=3.0, warm=1.0)),
+    ("the same path in float32", "path-float32", 200, 1000, (205, 1010),
+     dict(first=2.0, programs=8, cached_over_warm=0.5)),
+    ("its 5-fold CV in float32", "cv-float32", 200, 1000, (205, 1010), dict(first=3.0, warm=1.0)),
     ("R tutorial path (T=20, n=100, p=200, 50 lambdas, stop='relative')", "tutorial", 100, 200, (97, 195),
      dict(first=0.65, warm=0.39)),
 ]
-QUICK = {"path": (60, 300, (56, 310)), "cv": (60, 300, (56, 310)), "tutorial": (40, 60, (38, 58))}
+QUICK = {"path": (60, 300, (58, 310)), "cv": (60, 300, (58, 310)), "tutorial": (40, 60, (38, 58))}
 
 
 def run_child(case, n, p, repeats, cache_home):
@@ -107,7 +111,7 @@ def main():
     print("# each figure from fresh Python processes; seconds of the call alone (import and data apart)")
     for label, case, n, p, other, targets in CASES:
         if args.quick:
-            n, p, other = QUICK[case]
+            n, p, other = QUICK[case.split("-")[0]]
             targets = {}
         with tempfile.TemporaryDirectory() as empty, tempfile.TemporaryDirectory() as shared:
             cold = run_child(case, n, p, args.repeats, empty)

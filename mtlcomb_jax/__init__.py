@@ -5,7 +5,7 @@ The public names are listed in ``__all__``; the scikit-learn estimators
 ``MTLComb`` and ``MTLCombCV`` load scikit-learn, and the ``plot_*`` functions
 matplotlib, only when first used.
 """
-from .caching import enable_compilation_cache, enable_default_cache
+from .caching import enable_compilation_cache, enable_default_cache as _enable_default_cache
 from .cv import CVResult, UndefinedScoreWarning, cross_validate, make_folds
 from .data import MultiTaskData
 from .path import PathResult, fit_path, lambda_grid, lambda_max
@@ -18,8 +18,7 @@ from .tuning import TuningResult, tune_hyperparameters
 __version__ = "0.1.0"
 
 # The persistent compilation cache, on unless MTLCOMB_JAX_CACHE=0 (see caching.py).
-enable_default_cache()
-del enable_default_cache
+_enable_default_cache()
 
 __all__ = ["MultiTaskData", "solve", "SolveResult", "ConvergenceWarning", "fit_path", "PathResult",
            "lambda_max", "lambda_grid", "cross_validate", "CVResult", "UndefinedScoreWarning", "make_folds", "predict",

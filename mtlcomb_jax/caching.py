@@ -1,9 +1,9 @@
 """Keep compiled programs on disk, so a new Python process does not compile them again.
 
-A first fit spends most of its time compiling (a mixed-task path at p = 1,000 compiles
-in about 1 s and runs in 0.4 s warm). JAX can store compiled programs in a directory and
-load them in later processes. Importing the package switches that on
-(:func:`enable_default_cache`) in :func:`default_cache_directory`, unless
+A first fit of a small or mid-sized problem spends most of its time compiling. JAX can
+store compiled programs in a directory and load them in later processes. Importing the
+package switches that on (:func:`enable_default_cache`) in :func:`default_cache_directory`,
+unless
 
 - the environment variable ``MTLCOMB_JAX_CACHE`` is ``0`` (or ``false``, ``off``, ``no``),
 - the process has set JAX's own ``jax_compilation_cache_dir`` already (the user's choice

@@ -217,7 +217,7 @@ def fold_weights(data: MultiTaskData, folds, n_folds, *, with_full=False):
     full data's fit in-sample; its metrics are dropped, it only keeps the rows of both
     arrays on the same devices).
     """
-    return _fold_weights(data.weights, jnp.asarray(folds), n_folds=int(n_folds), with_full=bool(with_full))
+    return _fold_weights(data.weights, to_device(folds), n_folds=int(n_folds), with_full=bool(with_full))
 
 
 @partial(jax.jit, static_argnames=("n_folds", "with_full"))

@@ -609,9 +609,9 @@ def _solve_jit(problem, W0, b0, tol, max_iter, *, intercept, stop):
 def default_tol(stop: str, dtype) -> float:
     """Default tolerance of each stopping rule for the given dtype."""
     single = jnp.dtype(dtype) == jnp.float32
-    # float32's gap rule: at 1e-4 the objectives differ from float64's optimum by up to
-    # 6e-4 relative at the smallest lambdas (within the certified gap); tol=1e-5 is met too
-    # (within 2e-7 relative) but took the gene-expression benchmark 213 s against 60 s.
+    # float32's gap rule: 1e-5 is met too and brings the objectives within float32's
+    # precision of float64's, but costs the gene-expression benchmark about 3 x the time
+    # (bench/README.md, "The first call").
     return {"gap": 1e-4 if single else 1e-6,
             "kkt": 1e-4 if single else 1e-7,
             "relative": 1e-6 if single else 1e-10}[stop]
@@ -649,15 +649,10 @@ def check_data_dtype(data: MultiTaskData):
 
 #: ``screening="auto"`` uses working sets when a feature's column of X (one row of W's
 #: products) holds at least this many bytes: p >= 5,000 in float64, p >= 10,000 in float32.
-#: A working-set path compiles one solver per set size (about 5 s in all on the 2-core
-#: machine, whatever the dtype); the full scan compiles one (about 1 s) and costs in
-#: proportion to p. Measured (``bench/bench_first_call.py``'s shapes: shared X, n = 200,
-#: 3 + 3 tasks, 30 lambdas; first call / warm, seconds; full scan against working sets):
-#: float64 p = 1,000 path 1.7 / 0.36 against 7.0 / 0.31, 5-fold CV 3.8 / 1.8 against
-#: 8.1 / 2.0; p = 5,000 path 3.5 / 2.2 against 7.1 / 0.63, CV 10.9 / 8.9 against
-#: 10.8 / 3.8; float32 p = 5,000 path 2.0 / 0.66 against 7.8 / 0.23, CV 4.3 / 2.3
-#: against 8.8 / 2.0; p = 10,000 path 2.4 / 1.1 against 6.7 / 0.27, CV 6.9 / 4.8 against
-#: 7.9 / 2.0. Both certify the same gap in either dtype.
+#: A working-set path compiles one solver per set size, whatever the dtype, where the full
+#: scan compiles one and costs in proportion to p; from this width on working sets are the
+#: faster of the two including their compilation (first call and warm, path and CV:
+#: bench/README.md, "The first call"). Both certify the same gap in either dtype.
 AUTO_MIN_ROW_BYTES = 40_000
 
 

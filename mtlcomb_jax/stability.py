@@ -54,7 +54,8 @@ class StabilityResult:
 
 
 def subsample_weights(data: MultiTaskData, n_subsamples, fraction=0.5, *, stratify=True, seed=0):
-    """(n_subsamples, n_tasks, n_max) weights: each subsample keeps ``fraction`` of each task's samples.
+    """(n_subsamples, n_tasks, n_max) weights (a NumPy array of the data's dtype): each subsample
+    keeps ``fraction`` of each task's samples.
 
     Kept samples have their data weight renormalised per task; the others (and
     padding) have weight 0. Classification tasks keep ``fraction`` of each class.
@@ -87,7 +88,7 @@ def subsample_weights(data: MultiTaskData, n_subsamples, fraction=0.5, *, strati
                 n_t = int(mask[t].sum())
                 keep[b, t, :n_t] = draw(y[t, :n_t, None] if t in stratified else np.zeros((n_t, 0)))
     weights = np.where(keep, np.asarray(data.weights)[None], 0.0)
-    return to_device(weights / weights.sum(axis=2, keepdims=True), data.X.dtype)
+    return (weights / weights.sum(axis=2, keepdims=True)).astype(data.X.dtype)
 
 
 @partial(jax.jit, static_argnames=("intercept", "stop", "progress", "mesh"))
