@@ -20,6 +20,7 @@ from . import losses, validation
 from .buckets import pad_problem, pad_samples, unpad_rows
 from .data import MultiTaskData
 from .progress import advance, progress_bar
+from .scaling import prepare_scaling, report_original
 from .sharding import spread_batch, to_device, to_host, vmap_per_device
 from .working_set import working_set_path
 from .path import PathResult, check_grid_args, check_lambdas, fit_path, log_grid, problem_grid, scan_path
@@ -450,7 +451,8 @@ class CVResult:
 def cross_validate(data: MultiTaskData, *, n_folds=10, folds=None, stratify=True, seed=0, lambdas=None,
                    n_lambdas=20, lambda_min_ratio=0.01, similarity=0.0, ridge=0.0, intercept=True,
                    loss_weighting="mtlcomb", tol=None, max_iter=5000, stop="gap", devices=None,
-                   progress=False, screening="auto", return_path=False) -> CVResult:
+                   progress=False, screening="auto", return_path=False, standardize=False,
+                   scale_outcomes=False) -> CVResult:
     """K-fold cross-validation of the whole path, all folds in one compiled computation.
 
     Parameters
@@ -483,6 +485,11 @@ def cross_validate(data: MultiTaskData, *, n_folds=10, folds=None, stratify=True
         and shares their working sets: at the gene-expression benchmark's size that
         saves the path's programs and a separate loop (``bench/bench_genomics.py``).
         Without working sets it is a separate :func:`fit_path`.
+    standardize, scale_outcomes : fit every fold on the standardised problem, as
+        :func:`~mtlcomb_jax.path.fit_path` does (:mod:`~mtlcomb_jax.scaling`; the scaling
+        comes from all the data, not from each fold's training part); ``lambdas`` and the
+        selected lambdas are then the standardised problem's, to pass to a fit with the
+        same two arguments
 
     Returns
     -------
@@ -496,6 +503,7 @@ def cross_validate(data: MultiTaskData, *, n_folds=10, folds=None, stratify=True
         raise ValueError(f"return_path={return_path!r} must be True (also fit the full data's path, as cv.path) "
                          "or False.")
     progress = validation.flag("progress", progress)
+    data, scaling = prepare_scaling(data, standardize, scale_outcomes, intercept)
     if folds is None:
         fold_ids = make_folds(data, n_folds, stratify=stratify, seed=seed)
     else:
@@ -537,17 +545,21 @@ def cross_validate(data: MultiTaskData, *, n_folds=10, folds=None, stratify=True
     fold_lambdas, metric, loss, n_iter, converged = (
         a[:K] for a in to_host((fold_lambdas, metric, loss, n_iter, converged)))
     raise_if_overflowed("cross_validate", data, (loss,), similarity=options.similarity, ridge=options.ridge)
-    warn_if_not_converged(converged, n_iter, what="cross_validate")
+    warn_if_not_converged(converged, n_iter, what="cross_validate", dtype=data.X.dtype)
     path = None
     if full_path is not None:
         path_lambdas, fits = full_path
-        warn_if_not_converged(fits.converged, fits.n_iter, what="cross_validate's full-data path")
+        warn_if_not_converged(fits.converged, fits.n_iter, what="cross_validate's full-data path",
+                              dtype=data.X.dtype)
         path = PathResult(lambdas=path_lambdas, **fits._asdict(), is_classification=data.is_classification,
                           task_names=data.task_names, feature_names=data.feature_names, classes=data.classes)
     elif return_path:
+        # data is already on the scale being fitted
         path = fit_path(data, lambdas, n_lambdas=n_lambdas, lambda_min_ratio=lambda_min_ratio,
                         similarity=similarity, ridge=ridge, intercept=intercept, loss_weighting=loss_weighting,
                         tol=tol, max_iter=max_iter, stop=stop, progress=progress, screening=screening)
+    if path is not None:
+        path = report_original(path, scaling)
     # An undefined AUC (a test part with one class) is NaN and left out of the means.
     _warn_undefined(undefined, data.task_names)
     metric = np.where(undefined[:, None, :], np.nan, np.asarray(metric))

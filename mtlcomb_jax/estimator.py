@@ -141,6 +141,8 @@ class MTLComb(BaseEstimator):
     task_types : list of 'regression'/'classification', or None to infer
     similarity, ridge, intercept, loss_weighting, tol, max_iter, stop : as in
         :func:`mtlcomb_jax.solve`
+    standardize, scale_outcomes : fit on standardised features (and regression outcomes),
+        coefficients reported on the original scale (:mod:`mtlcomb_jax.scaling`)
 
     Fitted attributes: ``coef_`` (n_tasks, n_features) like ``MultiTaskLasso``,
     ``intercept_`` (n_tasks,), ``result_`` (SolveResult), ``task_types_``,
@@ -149,7 +151,8 @@ class MTLComb(BaseEstimator):
     """
 
     def __init__(self, lam=0.1, *, task_types=None, similarity=0.0, ridge=0.0, intercept=True,
-                 loss_weighting="mtlcomb", tol=None, max_iter=5000, stop="gap"):
+                 loss_weighting="mtlcomb", tol=None, max_iter=5000, stop="gap", standardize=False,
+                 scale_outcomes=False):
         self.lam = lam
         self.task_types = task_types
         self.similarity = similarity
@@ -159,10 +162,13 @@ class MTLComb(BaseEstimator):
         self.tol = tol
         self.max_iter = max_iter
         self.stop = stop
+        self.standardize = standardize
+        self.scale_outcomes = scale_outcomes
 
     def _solver_kwargs(self):
         return dict(similarity=self.similarity, ridge=self.ridge, intercept=self.intercept,
-                    loss_weighting=self.loss_weighting, tol=self.tol, max_iter=self.max_iter, stop=self.stop)
+                    loss_weighting=self.loss_weighting, tol=self.tol, max_iter=self.max_iter, stop=self.stop,
+                    standardize=self.standardize, scale_outcomes=self.scale_outcomes)
 
     def _prepare(self, X, y, tasks, sample_weight):
         self._layout = _Layout(X, y, tasks)
@@ -331,7 +337,7 @@ class MTLCombCV(MTLComb):
     Extra parameters: ``n_folds``, ``n_lambdas``, ``lambda_min_ratio``, ``lambdas``,
     ``stratify``, ``seed``, ``selection`` (one of ``weighted_min`` (default, the R
     package's choice), ``regression_min``, ``classification_min`` and their
-    ``*_1se`` versions).
+    ``*_1se`` versions), ``progress`` (a tqdm bar over the CV's solves and the final path).
 
     Fitted attributes: those of :class:`MTLComb` plus ``cv_`` (CVResult),
     ``lambda_`` (the selected lambda) and ``path_`` (the full-data path down to it).
@@ -339,9 +345,11 @@ class MTLCombCV(MTLComb):
 
     def __init__(self, *, task_types=None, n_folds=10, n_lambdas=20, lambda_min_ratio=0.01, lambdas=None,
                  stratify=True, seed=0, selection="weighted_min", similarity=0.0, ridge=0.0, intercept=True,
-                 loss_weighting="mtlcomb", tol=None, max_iter=5000, stop="gap"):
+                 loss_weighting="mtlcomb", tol=None, max_iter=5000, stop="gap", standardize=False,
+                 scale_outcomes=False, progress=False):
         super().__init__(task_types=task_types, similarity=similarity, ridge=ridge, intercept=intercept,
-                         loss_weighting=loss_weighting, tol=tol, max_iter=max_iter, stop=stop)
+                         loss_weighting=loss_weighting, tol=tol, max_iter=max_iter, stop=stop,
+                         standardize=standardize, scale_outcomes=scale_outcomes)
         del self.lam
         self.n_folds = n_folds
         self.n_lambdas = n_lambdas
@@ -350,6 +358,7 @@ class MTLCombCV(MTLComb):
         self.stratify = stratify
         self.seed = seed
         self.selection = selection
+        self.progress = progress
 
     def fit(self, X, y, tasks=None, sample_weight=None):
         if self.selection not in _SELECTIONS:
@@ -358,12 +367,12 @@ class MTLCombCV(MTLComb):
         kwargs = self._solver_kwargs()
         self.cv_ = cross_validate(data, n_folds=self.n_folds, stratify=self.stratify, seed=self.seed,
                                   lambdas=self.lambdas, n_lambdas=self.n_lambdas,
-                                  lambda_min_ratio=self.lambda_min_ratio, **kwargs)
+                                  lambda_min_ratio=self.lambda_min_ratio, progress=self.progress, **kwargs)
         self.lambda_ = getattr(self.cv_, f"lambda_{self.selection}")
         if self.lambda_ is None:
             raise ValueError(f"selection={self.selection!r} needs tasks of that type; this data has none.")
         # Warm-started path on all the data over the CV grid, ending at the chosen lambda.
         grid = [lam for lam in self.cv_.lambdas if lam > self.lambda_] + [self.lambda_]
-        self.path_ = fit_path(data, grid, **kwargs)
+        self.path_ = fit_path(data, grid, progress=self.progress, **kwargs)
         result = self.path_.solution(-1)
         return self._set_result(result)

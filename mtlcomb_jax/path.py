@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 from functools import partial
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -16,6 +17,7 @@ import numpy as np
 from . import losses
 from .buckets import pad_problem, pad_rows, unpad_rows
 from .data import MultiTaskData
+from .scaling import prepare_scaling, report_original, scaled_start
 from .sharding import to_device
 from .progress import advance, progress_bar, tick
 from .working_set import working_set_path
@@ -113,6 +115,8 @@ class PathResult:
     lambdas : (n_lambdas,);  W : (n_lambdas, n_features, n_tasks);  intercept : (n_lambdas, n_tasks)
     objective, n_iter, converged, dual_gap, kkt_residual : (n_lambdas,)
     is_classification : (n_tasks,) bool; task_names, feature_names, classes: metadata
+    scaling : the :class:`~mtlcomb_jax.scaling.Scaling` of a standardised fit (W and
+        intercept are then on the original scale, lambdas on the standardised one), else None
     """
     lambdas: jax.Array
     W: jax.Array
@@ -126,6 +130,7 @@ class PathResult:
     task_names: tuple = ()
     feature_names: tuple = ()
     classes: tuple = ()
+    scaling: Any = None
 
     def n_selected(self):
         """(n_lambdas,) number of features with a non-zero row at each lambda."""
@@ -139,7 +144,8 @@ class PathResult:
         fields = {name: getattr(self, name)[index] for name in
                   ("W", "intercept", "objective", "n_iter", "converged", "dual_gap", "kkt_residual")}
         return SolveResult(**fields, lam=self.lambdas[index], is_classification=self.is_classification,
-                           task_names=self.task_names, feature_names=self.feature_names, classes=self.classes)
+                           task_names=self.task_names, feature_names=self.feature_names, classes=self.classes,
+                           scaling=self.scaling)
 
 
 @jax.jit
@@ -152,7 +158,7 @@ def _count_nonzero_rows(W):
 jax.tree_util.register_dataclass(
     PathResult,
     data_fields=["lambdas", "W", "intercept", "objective", "n_iter", "converged", "dual_gap",
-                 "kkt_residual", "is_classification"],
+                 "kkt_residual", "is_classification", "scaling"],
     meta_fields=["task_names", "feature_names", "classes"])
 
 
@@ -208,13 +214,15 @@ def _grid_jit(problem, ratio, *, intercept, n_lambdas):
 
 
 def lambda_grid(data: MultiTaskData, *, n_lambdas=20, lambda_min_ratio=0.01, intercept=True,
-                loss_weighting="mtlcomb"):
+                loss_weighting="mtlcomb", standardize=False, scale_outcomes=False):
     """(n_lambdas,) log-spaced grid from lambda_max down to ``lambda_min_ratio * lambda_max``.
 
-    Raises ValueError when lambda_max is 0 (all-zero X, constant targets): every lambda
-    then gives the zero model.
+    ``standardize`` and ``scale_outcomes`` give the grid of the standardised problem
+    (pass the same values to the fit that uses it). Raises ValueError when lambda_max is 0
+    (all-zero X, constant targets): every lambda then gives the zero model.
     """
     options = check_options(data, intercept=intercept, loss_weighting=loss_weighting)
+    data, _ = prepare_scaling(data, standardize, scale_outcomes, options.intercept)
     n_lambdas, ratio = check_grid_args(n_lambdas, lambda_min_ratio)
     problem = pad_problem(make_problem(data, 0.0, loss_weighting=options.loss_weighting))
     return problem_grid(problem, data, n_lambdas, ratio, options.intercept)
@@ -230,7 +238,8 @@ def problem_grid(problem: Problem, data: MultiTaskData, n_lambdas, ratio, interc
 
 def fit_path(data: MultiTaskData, lambdas=None, *, n_lambdas=20, lambda_min_ratio=0.01,
              similarity=0.0, ridge=0.0, intercept=True, loss_weighting="mtlcomb", tol=None,
-             max_iter=5000, stop="gap", W_init=None, progress=False, screening="auto") -> PathResult:
+             max_iter=5000, stop="gap", W_init=None, progress=False, screening="auto", standardize=False,
+             scale_outcomes=False) -> PathResult:
     """Fit the regularization path, warm-started from lambda to lambda.
 
     Parameters
@@ -249,6 +258,11 @@ def fit_path(data: MultiTaskData, lambdas=None, *, n_lambdas=20, lambda_min_rati
         where working sets are faster including their compilation
         (:data:`~mtlcomb_jax.solver.AUTO_MIN_ROW_BYTES`). ``stop="relative"`` (the R
         package's iterates) never screens under ``"auto"``.
+    standardize : fit on features scaled to weighted mean 0 and standard deviation 1,
+        as glmnet does, and report W and intercepts on the original scale
+        (:mod:`~mtlcomb_jax.scaling`); the lambdas, explicit or default, are those of
+        the standardised problem, and ``W_init`` is on the original scale
+    scale_outcomes : also put each regression outcome on mean 0 and standard deviation 1
 
     Returns
     -------
@@ -258,6 +272,8 @@ def fit_path(data: MultiTaskData, lambdas=None, *, n_lambdas=20, lambda_min_rati
                             loss_weighting=loss_weighting, tol=tol, max_iter=max_iter, stop=stop, screening=screening)
     intercept, stop, max_iter, tol = options.intercept, options.stop, options.max_iter, options.tol
     progress = validation.flag("progress", progress)
+    data, scaling = prepare_scaling(data, standardize, scale_outcomes, intercept)
+    W_init, _ = scaled_start(W_init, None, scaling, data)
     # samples and features padded to their buckets: similar datasets share the programs
     problem = pad_problem(make_problem(data, 0.0, options.similarity, options.ridge, options.loss_weighting))
     if lambdas is None:
@@ -276,9 +292,10 @@ def fit_path(data: MultiTaskData, lambdas=None, *, n_lambdas=20, lambda_min_rati
     fits = fits._replace(W=unpad_rows(fits.W, data.n_features))
     raise_if_overflowed("fit_path", data, (fits.objective, fits.intercept), similarity=options.similarity,
                         ridge=options.ridge)
-    warn_if_not_converged(fits.converged, fits.n_iter, what="fit_path")
-    return PathResult(lambdas=lambdas, **fits._asdict(), is_classification=data.is_classification,
+    warn_if_not_converged(fits.converged, fits.n_iter, what="fit_path", dtype=data.X.dtype)
+    path = PathResult(lambdas=lambdas, **fits._asdict(), is_classification=data.is_classification,
                       task_names=data.task_names, feature_names=data.feature_names, classes=data.classes)
+    return report_original(path, scaling)
 
 
 

@@ -11,6 +11,7 @@ import numpy as np
 
 from .data import as_feature_matrix, default_names, resolve_task_index
 from .path import PathResult
+from .scaling import Scaling
 from .solver import SolveResult
 
 
@@ -93,6 +94,8 @@ _ARRAYS = {SolveResult: ["W", "intercept", "objective", "n_iter", "converged", "
                          "kkt_residual", "lam", "is_classification"],
            PathResult: ["lambdas", "W", "intercept", "objective", "n_iter", "converged", "dual_gap",
                         "kkt_residual", "is_classification"]}
+#: a standardised fit's scaling (:class:`~mtlcomb_jax.scaling.Scaling`), stored when present
+_SCALING = {f"scaling_{name}": name for name in Scaling._fields}
 
 
 def model_file(path):
@@ -115,6 +118,8 @@ def save_model(model, path):
             "feature_names": list(model.feature_names),
             "classes": [None if c is None else list(c) for c in model.classes]}
     arrays = {name: np.asarray(getattr(model, name)) for name in _ARRAYS[kind]}
+    if model.scaling is not None:
+        arrays.update({key: np.asarray(getattr(model.scaling, name)) for key, name in _SCALING.items()})
     _check_model_fields(meta, arrays, "the model to save")
     target = model_file(path)
     with open(target, "wb") as f:
@@ -153,6 +158,10 @@ def load_model(path):
             if missing:
                 raise ValueError(f"it lacks the arrays {missing}")
             arrays = {name: f[name] for name in _ARRAYS[kind]}
+            present = [key for key in _SCALING if key in f.files]
+            if present and len(present) != len(_SCALING):
+                raise ValueError(f"it holds only part of a scaling ({present})")
+            arrays.update({key: f[key] for key in present})
     except ValueError as err:
         if "pickled" in str(err):     # NumPy's word for a file that is neither .npy nor .npz
             err = "it is not a NumPy .npz archive (a CSV, text or other file?)"
@@ -163,8 +172,10 @@ def load_model(path):
                          f"{type(err).__name__}: {err}.") from None
     _check_model_fields(meta, arrays, where)
     classes = tuple(None if c is None else tuple(c) for c in meta["classes"])
+    scaling = Scaling(**{name: arrays.pop(key) for key, name in _SCALING.items()}) if _SCALING.keys() <= \
+        arrays.keys() else None
     return kind(**{name: jnp.asarray(a) for name, a in arrays.items()}, task_names=tuple(meta["task_names"]),
-                feature_names=tuple(meta["feature_names"]), classes=classes)
+                feature_names=tuple(meta["feature_names"]), classes=classes, scaling=scaling)
 
 
 def _check_model_fields(meta, arrays, where):
@@ -203,6 +214,16 @@ def _check_model_fields(meta, arrays, where):
              "tasks")
     if len(meta["feature_names"]) != n_features:
         fail(f"it names {len(meta['feature_names'])} features for W's {n_features}")
+    if "scaling_x_scale" in arrays:
+        x_shapes = ((n_features,), (n_tasks, n_features))
+        for key in _SCALING:
+            value = arrays[key]
+            shapes = x_shapes if key.startswith("scaling_x") else ((n_tasks,),)
+            if value.shape not in shapes or value.dtype.kind != "f" or not np.all(np.isfinite(value)):
+                fail(f"{key} has shape {value.shape} and dtype {value.dtype}; it must be finite floats of shape "
+                     f"{' or '.join(map(str, shapes))}")
+        if np.any(arrays["scaling_x_scale"] <= 0) or np.any(arrays["scaling_y_scale"] <= 0):
+            fail("its scaling has scales that are not positive")
     if len(set(map(str, meta["task_names"]))) != n_tasks or len(set(map(str, meta["feature_names"]))) != n_features:
         fail("its task or feature names repeat")
     for t, (cls, is_cls) in enumerate(zip(meta["classes"], arrays["is_classification"])):

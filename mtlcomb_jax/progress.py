@@ -1,8 +1,8 @@
 """Progress bars for compiled paths and cross-validation.
 
 The path and the folds stay one compiled computation: each finished lambda
-calls ``jax.debug.callback(advance, lam)`` from inside the scan, and ``advance``
-moves whichever tqdm bar is open in :func:`progress_bar`. Under ``vmap``
+calls ``jax.debug.callback(advance, n_iter)`` from inside the scan (:func:`tick`),
+and ``advance`` moves whichever tqdm bar is open in :func:`progress_bar`. Under ``vmap``
 (cross-validation) JAX runs the callback once per fold, so a CV bar counts
 ``n_folds * n_lambdas`` solves. The callback is a module-level function, so
 the compiled program does not depend on the bar object and is cached across
@@ -20,9 +20,16 @@ _open_bars = []
 
 
 def advance(done):
-    """Move the innermost open bar by ``done.size`` units; a no-op when none is open."""
+    """Move the innermost open bar by ``done.size`` units; a no-op when none is open.
+
+    The bar's clock restarts at its first unit: the time before it is compilation, and
+    counted in the rate it would make the first estimate of the time left far too long.
+    """
     if _open_bars:
-        _open_bars[-1].update(int(np.size(done)))
+        bar = _open_bars[-1]
+        if bar.n == 0:
+            bar.reset(total=bar.total)
+        bar.update(int(np.size(done)))
 
 
 def tick(done):

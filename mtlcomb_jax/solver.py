@@ -44,7 +44,7 @@ from __future__ import annotations
 import dataclasses
 import warnings
 from functools import partial
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -52,6 +52,7 @@ import numpy as np
 
 from . import losses, validation
 from .data import MultiTaskData
+from .scaling import prepare_scaling, report_original, scaled_start
 from .sharding import to_device
 from .penalties import l21_norm, prox_l21, quadratic_penalty, quadratic_penalty_grad, row_norms
 
@@ -124,6 +125,8 @@ class SolveResult:
     lam : () the lambda solved at
     is_classification : (n_tasks,) bool
     task_names, feature_names, classes : static metadata copied from the data
+    scaling : the :class:`~mtlcomb_jax.scaling.Scaling` of a standardised fit (W and
+        intercept are then on the original scale), else None
 
     A pytree (arrays are leaves, metadata is static), so it can be returned from
     a user's ``jit``.
@@ -140,12 +143,13 @@ class SolveResult:
     task_names: tuple = ()
     feature_names: tuple = ()
     classes: tuple = ()
+    scaling: Any = None
 
 
 jax.tree_util.register_dataclass(
     SolveResult,
     data_fields=["W", "intercept", "objective", "n_iter", "converged", "dual_gap", "kkt_residual",
-                 "lam", "is_classification"],
+                 "lam", "is_classification", "scaling"],
     meta_fields=["task_names", "feature_names", "classes"])
 
 
@@ -727,16 +731,23 @@ def _start_array(name, value, shape, dtype, described):
     return to_device(arr, dtype)
 
 
-def warn_if_not_converged(converged, n_iter, what="solve"):
-    """Warn (from the Python layer only) when a solve hit max_iter or stalled."""
+def warn_if_not_converged(converged, n_iter, what="solve", dtype=None):
+    """Warn (from the Python layer only) when a solve hit max_iter or stalled; the message
+    says what to change, including the dtype when the data are float32."""
     if isinstance(converged, jax.core.Tracer):
         return
     bad = ~np.asarray(converged)
     if np.any(bad):
         count = int(bad.sum())
+        advice = ("raise max_iter, loosen tol, or standardise features whose scales differ widely "
+                  "(standardize=True)")
+        if dtype is not None and np.dtype(dtype) == np.float32:
+            advice += ("; the data are float32 (JAX's default), where rounding limits how far a solve gets: "
+                       "for a tighter fit compute in float64 (jax.config.update('jax_enable_x64', True) "
+                       "before building the data, and float64 arrays)")
         warnings.warn(f"{what}: {count} of {bad.size} solve(s) did not meet the stopping rule "
-                      f"(max iterations taken: {int(np.max(np.asarray(n_iter)))}); raise max_iter or "
-                      "loosen tol.", ConvergenceWarning, stacklevel=3)
+                      f"(max iterations taken: {int(np.max(np.asarray(n_iter)))}); {advice}.",
+                      ConvergenceWarning, stacklevel=3)
 
 
 class ConvergenceWarning(UserWarning):
@@ -799,7 +810,7 @@ def warn_if_separable(data: MultiTaskData, result, lam, ridge):
 
 def solve(data: MultiTaskData, lam, *, similarity=0.0, ridge=0.0, intercept=True,
           loss_weighting="mtlcomb", W_init=None, b_init=None, tol=None, max_iter=5000,
-          stop="gap") -> SolveResult:
+          stop="gap", standardize=False, scale_outcomes=False) -> SolveResult:
     """Fit MTLComb at one lambda.
 
     Parameters
@@ -816,6 +827,10 @@ def solve(data: MultiTaskData, lam, *, similarity=0.0, ridge=0.0, intercept=True
         rule and dtype (:func:`default_tol`)
     max_iter : iteration cap; ``converged`` is False (and a warning is raised) when hit
     stop : ``"gap"`` (certified), ``"kkt"``, or ``"relative"`` (the R package's rule)
+    standardize : fit on features scaled to weighted mean 0 and standard deviation 1 and
+        report W and intercept on the original scale (:mod:`~mtlcomb_jax.scaling`);
+        ``W_init`` and ``b_init`` are then on the original scale too
+    scale_outcomes : also put each regression outcome on mean 0 and standard deviation 1
 
     Returns
     -------
@@ -829,6 +844,8 @@ def solve(data: MultiTaskData, lam, *, similarity=0.0, ridge=0.0, intercept=True
     given = dict(similarity=similarity, ridge=ridge, intercept=intercept, loss_weighting=loss_weighting, tol=tol,
                  max_iter=max_iter)
     options = check_options(data, stop=stop, **given)
+    data, scaling = prepare_scaling(data, standardize, scale_outcomes, options.intercept)
+    W_init, b_init = scaled_start(W_init, b_init, scaling, data)
     lam = validation.non_negative("lam", lam, dtype=data.X.dtype,
                                   hint="pass one penalty weight >= 0 (for several, use fit_path(data, lambdas))")
     if options.stop == "gap" and not validation.is_traced(lam) and lam == 0.0:
@@ -842,6 +859,6 @@ def solve(data: MultiTaskData, lam, *, similarity=0.0, ridge=0.0, intercept=True
     result = SolveResult(**fit._asdict(), lam=problem.lam, is_classification=data.is_classification,
                          task_names=data.task_names, feature_names=data.feature_names, classes=data.classes)
     if warn_if_separable(data, result, lam, options.ridge):
-        return dataclasses.replace(result, converged=jnp.zeros((), bool))
-    warn_if_not_converged(fit.converged, fit.n_iter)
-    return result
+        return report_original(dataclasses.replace(result, converged=jnp.zeros((), bool)), scaling)
+    warn_if_not_converged(fit.converged, fit.n_iter, dtype=data.X.dtype)
+    return report_original(result, scaling)

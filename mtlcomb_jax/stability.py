@@ -22,6 +22,7 @@ from .data import MultiTaskData
 from .buckets import pad_problem, pad_samples
 from .path import check_grid_args, check_lambdas, problem_grid, scan_path
 from .progress import progress_bar
+from .scaling import prepare_scaling
 from .sharding import spread_batch, to_device, to_host, vmap_per_device
 from . import validation
 from .cv import stratified_groups
@@ -111,7 +112,7 @@ def _subsample_paths(problem, weights, lambdas, tol, max_iter, *, intercept, sto
 def stability_selection(data: MultiTaskData, *, n_subsamples=50, fraction=0.5, threshold=0.6, lambdas=None,
                         n_lambdas=20, lambda_min_ratio=0.1, similarity=0.0, ridge=0.0, intercept=True,
                         loss_weighting="mtlcomb", tol=None, max_iter=5000, stop="gap", stratify=True, seed=0,
-                        devices=None, progress=False) -> StabilityResult:
+                        devices=None, progress=False, standardize=False, scale_outcomes=False) -> StabilityResult:
     """Selection probabilities of every feature from ``n_subsamples`` subsampled paths, all at once.
 
     Parameters
@@ -127,6 +128,8 @@ def stability_selection(data: MultiTaskData, *, n_subsamples=50, fraction=0.5, t
     devices : JAX devices to spread the subsamples over (results do not depend on it)
     progress : show a tqdm bar over the B * n_lambdas solves (and n_lambdas more for each
         row that pads the batch to the devices, see :func:`~mtlcomb_jax.sharding.spread_batch`)
+    standardize, scale_outcomes : fit on the standardised problem, as
+        :func:`~mtlcomb_jax.path.fit_path` does (the scaling comes from all the data)
 
     Returns
     -------
@@ -136,6 +139,7 @@ def stability_selection(data: MultiTaskData, *, n_subsamples=50, fraction=0.5, t
                             loss_weighting=loss_weighting, tol=tol, max_iter=max_iter, stop=stop)
     intercept, stop, max_iter, tol = options.intercept, options.stop, options.max_iter, options.tol
     progress = validation.flag("progress", progress)
+    data, _ = prepare_scaling(data, standardize, scale_outcomes, intercept)
     n_subsamples = validation.integer("n_subsamples", n_subsamples, minimum=2,
                                       hint="pass the number of subsamples, e.g. 50")
     threshold = validation.real_scalar("threshold", threshold, hint="pass a selection probability in (0, 1]")
@@ -161,7 +165,7 @@ def stability_selection(data: MultiTaskData, *, n_subsamples=50, fraction=0.5, t
     # NaN coefficients would count as selected: an overflow must not pass for a selection.
     raise_if_overflowed("stability_selection", data, (objective,), similarity=options.similarity,
                         ridge=options.ridge)
-    warn_if_not_converged(converged, n_iter, what="stability_selection")
+    warn_if_not_converged(converged, n_iter, what="stability_selection", dtype=data.X.dtype)
     chosen = np.asarray(chosen)[:, :, :data.n_features]            # (B, L, p)
     frequencies = chosen.mean(axis=0)
     probabilities = frequencies.max(axis=0)

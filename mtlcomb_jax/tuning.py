@@ -27,6 +27,7 @@ from . import losses
 from .cv import check_folds_usable, fold_weights, folds_from_user, make_folds
 from .data import MultiTaskData
 from .path import lambda_grid
+from .scaling import prepare_scaling
 from .implicit import differentiable_solve_problem
 from . import validation
 from .solver import check_hyperparameters, check_options, make_problem
@@ -81,7 +82,7 @@ def _folds_value_and_grad(log_params, fixed, problem, train_w, test_w, W0, b0, t
 def tune_hyperparameters(data: MultiTaskData, *, tune=HYPERPARAMETERS, lam=None, similarity=1e-2, ridge=1e-2,
                          n_folds=5, folds=None, stratify=True, seed=0, n_steps=30, learning_rate=0.2,
                          optimizer=None, intercept=True, loss_weighting="mtlcomb", tol=1e-8, max_iter=20000,
-                         stop="gap") -> TuningResult:
+                         stop="gap", standardize=False, scale_outcomes=False) -> TuningResult:
     """Minimise the cross-validated loss over log lam, log similarity and log ridge by gradient steps.
 
     Parameters
@@ -96,6 +97,9 @@ def tune_hyperparameters(data: MultiTaskData, *, tune=HYPERPARAMETERS, lam=None,
     learning_rate, optimizer : an optax optimiser (default ``optax.adam(learning_rate)``)
         acting on the log-parameters
     intercept, loss_weighting, tol, max_iter, stop : as in :func:`~mtlcomb_jax.solver.solve`
+    standardize, scale_outcomes : tune on the standardised problem, as
+        :func:`~mtlcomb_jax.path.fit_path` fits it; the values found apply to fits with the
+        same two arguments
 
     Returns
     -------
@@ -109,6 +113,7 @@ def tune_hyperparameters(data: MultiTaskData, *, tune=HYPERPARAMETERS, lam=None,
     options = check_options(data, intercept=intercept, loss_weighting=loss_weighting, tol=tol, max_iter=max_iter,
                             stop=stop)
     intercept, stop, max_iter, tol = options.intercept, options.stop, options.max_iter, options.tol
+    data, _ = prepare_scaling(data, standardize, scale_outcomes, intercept)
     n_steps = validation.integer("n_steps", n_steps, minimum=1, hint="pass the number of optimiser steps, e.g. 30")
     if optimizer is None:
         learning_rate = validation.real_scalar("learning_rate", learning_rate, hint="pass a step size > 0, e.g. 0.2")
