@@ -6,7 +6,7 @@ The public names are listed in ``__all__``; the scikit-learn estimators
 matplotlib, only when first used.
 """
 from .caching import enable_compilation_cache, enable_default_cache as _enable_default_cache
-from .cv import CVResult, UndefinedScoreWarning, cross_validate, make_folds
+from .cv import CVResult, GridEdgeWarning, UndefinedScoreWarning, cross_validate, make_folds
 from .data import MultiTaskData
 from .path import PathResult, fit_path, lambda_grid, lambda_max
 from .prediction import decision_function, load_model, predict, save_model
@@ -21,7 +21,8 @@ __version__ = "0.1.0"
 _enable_default_cache()
 
 __all__ = ["MultiTaskData", "solve", "SolveResult", "ConvergenceWarning", "fit_path", "PathResult",
-           "lambda_max", "lambda_grid", "cross_validate", "CVResult", "UndefinedScoreWarning", "make_folds", "predict",
+           "lambda_max", "lambda_grid", "cross_validate", "CVResult", "UndefinedScoreWarning", "GridEdgeWarning",
+           "make_folds", "predict",
            "decision_function", "save_model", "load_model", "stability_selection", "StabilityResult",
            "tune_hyperparameters", "TuningResult", "MTLComb", "MTLCombCV", "plot_path", "plot_cv",
            "plot_coefficients", "plot_stability", "enable_compilation_cache", "use_cpu_cores"]

@@ -1,9 +1,10 @@
 """The ``mtlcomb-jax`` command line (also ``python -m mtlcomb_jax``).
 
     mtlcomb-jax demo [--quick] [--out DIR]
+    mtlcomb-jax fit DATA --target-col COL1,COL2,... [--id-col COL] [--exclude C1,C2] [--out DIR]
     mtlcomb-jax fit DATA... --target-col COL [--task-col COL] [--classification T1,T2] [--out DIR]
     mtlcomb-jax cv  DATA... (the same inputs as fit)
-    mtlcomb-jax predict MODEL DATA [--task-col COL] [--out FILE]
+    mtlcomb-jax predict MODEL DATA [--task-col COL] [--id-col COL] [--out FILE]
     mtlcomb-jax bench [--quick]
 
 Errors in the user's input print one line and exit with status 2.
@@ -68,7 +69,7 @@ def _demo(args):
           f"p={size['n_features']}, {size['n_true']} true features shared by all tasks")
 
     def run_cv(progress):
-        return mc.cross_validate(data, n_folds=n_folds, n_lambdas=n_lambdas, lambda_min_ratio=0.05,
+        return mc.cross_validate(data, n_folds=n_folds, n_lambdas=n_lambdas, lambda_min_ratio=0.01,
                                  seed=args.seed, progress=progress)
 
     t0 = time.perf_counter()
@@ -78,7 +79,9 @@ def _demo(args):
     run_cv(False)                      # the same computation again, compiled: its run time alone
     t_cv = time.perf_counter() - t0
     t_compile = max(t_first - t_cv, 0.0)
-    lam = cv.lambda_weighted_min
+    # the 1-SE rule (glmnet's lambda.1se): the sparsest model within a standard error of the
+    # best CV score, the usual choice when the aim is to select features
+    lam = cv.lambda_weighted_1se
     t0 = time.perf_counter()
     path = mc.fit_path(data, [v for v in cv.lambdas if v > lam] + [lam])
     result = path.solution(-1)
@@ -97,7 +100,7 @@ def _demo(args):
         else:
             per_task.append(("AUC", float(masked_auc(pred, y, np.ones(pred.size, bool)))))
     print(f"cross-validation: {n_folds} folds x {n_lambdas} lambdas: compile {t_compile:.2f} s, run {t_cv:.2f} s; "
-          f"selected lambda {lam:.4g} (lambda_weighted_min)")
+          f"selected lambda {lam:.4g} (lambda_weighted_1se, the 1-SE rule)")
     print(f"final path to the selected lambda: {t_fit:.2f} s (compile included)")
     print(f"selected {selected.size} features: precision {precision:.2f}, recall {recall:.2f}")
     print(f"{'task':>6} {'type':>15} {'metric':>6} {'test':>7}")
@@ -176,24 +179,29 @@ def _write_files(out, report, result, *, path=None, cv=None, plots=True):
 
 
 # -- fit / cv from files -------------------------------------------------------------------------
+def _comma_list(value):
+    return None if value is None else [item.strip() for item in value.split(",") if item.strip()]
+
+
 def _read(args):
     from mtlcomb_jax.tables import read_tasks
-    classification = None if args.classification is None else \
-        [t.strip() for t in args.classification.split(",") if t.strip()]
-    features = None if args.features is None else [c.strip() for c in args.features.split(",") if c.strip()]
-    data, info = read_tasks(args.data, target_col=args.target_col, task_col=args.task_col,
-                            feature_cols=features, classification=classification)
+    classification = _comma_list(args.classification)
+    data, info = read_tasks(args.data, target_col=_comma_list(args.target_col), task_col=args.task_col,
+                            feature_cols=_comma_list(args.features), classification=classification,
+                            id_col=args.id_col, exclude=_comma_list(args.exclude) or ())
     how = "given" if classification is not None else "inferred: two distinct values = classification"
-    print(f"read {data.n_tasks} tasks, {info['features']} features ({how}):")
+    layout = {"wide": "outcome columns of one table", "long": "long format", "tasks": "one file per task"}
+    print(f"read {data.n_tasks} tasks ({layout[info['layout']]}), {info['features']} features ({how}):")
     for name, kind in info["task_types"].items():
-        print(f"  {name:<24} {kind:<15} n={info['n_samples'][name]}")
-    if info["dropped"]:
-        print(f"dropped {info['dropped']} rows with a missing target")
+        missing = info["dropped"].get(name, 0)
+        note = f" ({missing} row{'s' * (missing != 1)} without this outcome left out)" if missing else ""
+        print(f"  {name:<24} {kind:<15} n={info['n_samples'][name]}{note}")
     return data, info
 
 
 def _solver_options(args):
-    return dict(similarity=args.similarity, ridge=args.ridge, intercept=not args.no_intercept)
+    return dict(similarity=args.similarity, ridge=args.ridge, intercept=not args.no_intercept,
+                standardize=not args.no_standardize, scale_outcomes=args.scale_outcomes)
 
 
 def _fit(args):
@@ -207,7 +215,8 @@ def _fit(args):
                            progress=not args.no_progress, **options)
     else:
         grid = mc.lambda_grid(data, n_lambdas=args.n_lambdas, lambda_min_ratio=args.lambda_min_ratio,
-                              intercept=options["intercept"])
+                              intercept=options["intercept"], standardize=options["standardize"],
+                              scale_outcomes=options["scale_outcomes"])
         path = mc.fit_path(data, [v for v in np.asarray(grid) if v > args.lam] + [args.lam],
                            progress=not args.no_progress, **options)
     seconds = time.perf_counter() - t0
@@ -217,6 +226,7 @@ def _fit(args):
           f"{n_sel[-1]} features selected" + ("" if args.lam is not None else
                                               " (the smallest lambda; choose one with --lam or run cv)"))
     report = dict(command="fit", lam=float(result.lam), n_selected=int(n_sel[-1]), task_types=info["task_types"],
+                  n_samples=info["n_samples"], id_col=args.id_col,
                   path=[{"lambda": float(lam), "n_selected": int(k)} for lam, k in zip(path.lambdas, n_sel)],
                   seconds=seconds, **options)
     _write_outputs(_out_dir(args.out), report, result, path=path, plots=_plots_wanted(args))
@@ -245,7 +255,8 @@ def _cv(args):
             print(f"  lambda_{rule:<20} {value:.4g}{'  <- used' if rule == args.selection else ''}")
     print(f"selected {n_selected} features at lambda {lam:.4g}")
     report = dict(command="cv", selection=args.selection, lam=lam, n_selected=n_selected,
-                  task_types=info["task_types"], n_folds=cv.n_folds, seconds=seconds,
+                  task_types=info["task_types"], n_samples=info["n_samples"], id_col=args.id_col,
+                  n_folds=cv.n_folds, seconds=seconds,
                   lambdas={rule: getattr(cv, f"lambda_{rule}") for rule in
                            ("regression_min", "classification_min", "weighted_min", "regression_1se",
                             "classification_1se", "weighted_1se")}, **options)
@@ -277,9 +288,14 @@ def _predict(args):
                          f"{int(incomplete[0]) + 1}); impute or drop them, no prediction is written for them.")
     X = df[features]
     tasks = list(model.task_names)
+    if args.id_col is not None and args.id_col not in df.columns:
+        raise ValueError(f"--id-col={args.id_col!r} is not a column of {args.data}.")
+    # what joins a prediction back to its row: the id column, else the row's number in the file
+    key = df[[args.id_col]].reset_index(drop=True) if args.id_col is not None else \
+        pd.DataFrame({"row": np.arange(1, len(df) + 1)})
     if args.task_col is None:
         pred = np.asarray(mc.predict(model, X))
-        out = pd.DataFrame(pred, columns=tasks, index=df.index)
+        out = pd.concat([key, pd.DataFrame(pred, columns=tasks)], axis=1)
     else:
         if args.task_col not in df.columns:
             raise ValueError(f"--task-col={args.task_col!r} is not a column of {args.data}.")
@@ -292,7 +308,7 @@ def _predict(args):
             rows = row_tasks == name
             if rows.any():
                 pred[rows] = np.asarray(mc.predict(model, X[rows], t))
-        out = pd.DataFrame({args.task_col: row_tasks, "prediction": pred}, index=df.index)
+        out = pd.concat([key, pd.DataFrame({args.task_col: row_tasks, "prediction": pred})], axis=1)
     if args.out is None:
         out.to_csv(sys.stdout, index=False)
     else:
@@ -328,11 +344,22 @@ def _bench(args):
 def _add_data_arguments(parser):
     parser.add_argument("data", nargs="+", help="one long-format file (with --task-col) or one file per task "
                                                 "(.csv, .tsv or .parquet)")
-    parser.add_argument("--target-col", required=True, help="column holding each sample's target")
+    parser.add_argument("--target-col", required=True,
+                        help="the outcome column(s): several, comma-separated, for one table whose outcomes "
+                             "share its rows (one task each); one with --task-col (long format) or with one "
+                             "file per task")
     parser.add_argument("--task-col", help="column holding each row's task (long format)")
+    parser.add_argument("--id-col", help="identifier column: not a feature; written beside the predictions")
+    parser.add_argument("--exclude", help="comma-separated columns to leave out of the features")
     parser.add_argument("--features", help="comma-separated feature columns (default: every other column)")
     parser.add_argument("--classification", help="comma-separated names of the classification tasks "
                                                  "(default: inferred, two distinct values = classification)")
+    parser.add_argument("--no-standardize", action="store_true",
+                        help="fit on the features' own scales (default: scaled to mean 0 and standard "
+                             "deviation 1 inside the fit, coefficients reported on the original scale)")
+    parser.add_argument("--scale-outcomes", action="store_true",
+                        help="also scale each regression outcome to standard deviation 1, so outcomes of "
+                             "different variance weigh alike")
     parser.add_argument("--similarity", type=float, default=0.0, help="similarity penalty (R's C)")
     parser.add_argument("--ridge", type=float, default=0.0, help="ridge penalty (R's C2)")
     parser.add_argument("--no-intercept", action="store_true", help="fit without per-task intercepts")
@@ -387,6 +414,8 @@ def build_parser():
     predict.add_argument("data", help="file with the model's feature columns (.csv, .tsv or .parquet)")
     predict.add_argument("--task-col", help="predict each row for the task named in this column "
                                             "(default: every task for every row, one column per task)")
+    predict.add_argument("--id-col", help="identifier column to write beside the predictions (default: "
+                                          "the row's number in the file, as column 'row')")
     predict.add_argument("--out", help="output CSV (default: standard output)")
     predict.set_defaults(run=_predict)
 

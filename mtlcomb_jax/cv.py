@@ -564,10 +564,34 @@ def cross_validate(data: MultiTaskData, *, n_folds=10, folds=None, stratify=True
     _warn_undefined(undefined, data.task_names)
     metric = np.where(undefined[:, None, :], np.nan, np.asarray(metric))
     is_cls = np.asarray(data.is_classification)
-    return CVResult(
+    result = CVResult(
         lambdas=np.asarray(fold_lambdas).mean(axis=0), fold_lambdas=np.asarray(fold_lambdas),
         mse=metric[:, :, ~is_cls].mean(axis=2) if (~is_cls).any() else None,
         auc=_mean_defined(metric[:, :, is_cls]) if is_cls.any() else None,
         deviance=np.asarray(loss).sum(axis=2), task_metric=metric, n_iter=np.asarray(n_iter),
         converged=np.asarray(converged), folds=fold_ids, is_classification=is_cls,
         task_names=data.task_names, path=path)
+    warn_if_at_grid_edge(result, given_grid=lambdas is not None)
+    return result
+
+
+class GridEdgeWarning(UserWarning):
+    """The CV optimum is the grid's smallest lambda: the best lambda may lie beyond the grid."""
+
+
+def warn_if_at_grid_edge(cv: CVResult, *, given_grid=False):
+    """Warn when a selection rule's optimum (the regression MSE's or the classification
+    AUC's) is the smallest lambda of the grid, where a smaller lambda may do better still;
+    the message says how to extend the grid (what a glmnet user checks on the CV plot)."""
+    last = cv.lambdas.size - 1
+    at_edge = [what for what, values, larger in (("regression MSE", cv.mse, False),
+                                                 ("classification AUC", cv.auc, True))
+               if values is not None and last > 0 and cv._index_min(values, False, larger) == last]
+    if not at_edge:
+        return
+    how = ("pass explicit lambdas that continue below it" if given_grid else
+           "lower lambda_min_ratio (e.g. to a tenth of its value)")
+    verb = "is" if len(at_edge) == 1 else "are"
+    warnings.warn(f"cross_validate: the best {' and the best '.join(at_edge)} {verb} at the grid's smallest lambda "
+                  f"({cv.lambdas[-1]:.4g}); the optimum may lie below the grid: {how}, and cross-validate again.",
+                  GridEdgeWarning, stacklevel=3)

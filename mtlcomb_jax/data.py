@@ -23,6 +23,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .sharding import to_device
+from . import validation
 
 REGRESSION = "regression"
 CLASSIFICATION = "classification"
@@ -190,12 +191,20 @@ class MultiTaskData:
 
     @classmethod
     def from_outcomes(cls, X, Y, task_types, *, sample_weights=None, feature_names=None,
-                      task_names=None, positive_labels=None) -> "MultiTaskData":
+                      task_names=None, positive_labels=None, missing_outcomes="error") -> "MultiTaskData":
         """Build from one shared design X (n_samples, n_features) and outcomes Y (n_samples, n_tasks).
 
         X is stored once and used for all tasks; ``sample_weights`` may be one
-        (n_samples,) array shared by all tasks or (n_samples, n_tasks).
+        (n_samples,) array shared by all tasks or (n_samples, n_tasks). DataFrames give
+        the feature names (X's columns) and task names (Y's columns); ``task_types`` may
+        then be a dict by outcome name.
+
+        ``missing_outcomes`` : ``"error"`` (default) refuses a missing outcome value (NaN,
+        None, pandas NA); ``"drop"`` leaves that sample out of that outcome only (weight 0,
+        ``mask`` False), so a patient missing one biomarker still counts for the others;
+        ``data.n_samples`` then gives each outcome's count.
         """
+        missing_outcomes = validation.choice("missing_outcomes", missing_outcomes, ("error", "drop"))
         if isinstance(X, (list, tuple)) and len(X) > 0 and np.ndim(X[0]) == 2:
             raise ValueError("X is a list of per-task arrays; from_outcomes takes one shared X (n_samples, "
                              "n_features). Use MultiTaskData.from_tasks(Xs, ys, task_types) for one X per task.")
@@ -238,16 +247,27 @@ class MultiTaskData:
         dtype = X.dtype
         y_out = np.zeros((n_tasks, n), dtype=dtype)
         w_out = np.zeros((n_tasks, n), dtype=dtype)
+        mask = np.ones((n_tasks, n), dtype=bool)
         classes = []
         for t in range(n_tasks):
             label = f"Y[:, {t}] (task {task_names[t]!r})"
-            y_t, cls_t = _encode_targets(outcomes[t], types[t], positives[t], label, n)
-            y_out[t] = y_t
-            w_out[t] = _normalised_weights(weights_in[t], n, f"sample_weights for task {task_names[t]!r}",
-                                           task_names[t])
+            outcome = _as_array(outcomes[t], label)
+            if missing_outcomes == "drop" and outcome.ndim == 1 and outcome.shape[0] == n:
+                mask[t] = ~_missing_labels(outcome)
+                if not mask[t].any():
+                    raise ValueError(f"{label} has no observed value; drop the outcome.")
+            present = mask[t]
+            y_t, cls_t = _encode_targets(outcome if present.all() else outcome[present], types[t], positives[t],
+                                         label, int(present.sum()), missing_hint=True)
+            y_out[t, present] = y_t
+            w_t = None if weights_in[t] is None else _checked_weights(weights_in[t], "sample_weights")
+            if w_t is not None and w_t.shape != (n,):
+                raise ValueError(f"sample_weights for task {task_names[t]!r} has shape {w_t.shape}; pass one "
+                                 f"weight per sample, shape ({n},).")
+            w_out[t, present] = _normalised_weights(None if w_t is None else w_t[present], int(present.sum()),
+                                                    f"sample_weights for task {task_names[t]!r}", task_names[t])
             classes.append(cls_t)
         _check_weighted_classes(w_out, y_out, types, task_names, "sample_weights")
-        mask = np.ones((n_tasks, n), dtype=bool)
         return cls._assemble(X, y_out, w_out, mask, types, classes, feature_names, task_names, X.shape[1])
 
     @classmethod
@@ -467,8 +487,9 @@ def _missing_labels(y):
                      for v in y], dtype=bool)
 
 
-def _encode_targets(y, kind, positive, name, n_rows):
-    """Targets of one task as floats; classification labels mapped to -1 / +1."""
+def _encode_targets(y, kind, positive, name, n_rows, missing_hint=False):
+    """Targets of one task as floats; classification labels mapped to -1 / +1.
+    ``missing_hint``: a missing value's error points at ``missing_outcomes="drop"``."""
     y = _as_array(y, name)
     if y.ndim != 1:
         y = y.reshape(-1) if y.ndim == 2 and 1 in y.shape else y
@@ -478,9 +499,10 @@ def _encode_targets(y, kind, positive, name, n_rows):
         raise ValueError(f"{name} has {y.shape[0]} values but its X has {n_rows} rows; pass one target per row.")
     missing = _missing_labels(y)
     if missing.any():
+        fix = ("pass missing_outcomes='drop' to leave those samples out of this outcome only" if missing_hint else
+               "drop those samples, or give them weight 0 after filling in any value")
         raise ValueError(f"{name} has {int(missing.sum())} missing value(s) (first at position "
-                         f"{int(np.flatnonzero(missing)[0])}); drop those samples, or give them weight 0 "
-                         "after filling in any value.")
+                         f"{int(np.flatnonzero(missing)[0])}); {fix}.")
     if kind == REGRESSION:
         if positive is not None:
             raise ValueError(f"positive_labels gives {positive!r} for {name}, a regression task; positive labels "

@@ -1,9 +1,12 @@
 """Tabular files in and out (pandas): long-format or one-file-per-task inputs, coefficient tables.
 
-Long format: one row per sample, a task column, a target column and feature
-columns (every other numeric column unless ``feature_cols`` is given). One file
-per task: each file holds a target column and the same feature columns; the
-task is named after the file. CSV, TSV and Parquet are read by extension.
+Wide format: one row per sample, several outcome columns (one task each, all on
+the same rows and features). Long format: one row per sample, a task column, a
+target column and feature columns. One file per task: each file holds a target
+column and the same feature columns; the task is named after the file. In every
+layout the features are every other numeric column unless ``feature_cols`` is
+given, leaving out an identifier column and any ``exclude``d ones. CSV, TSV and
+Parquet are read by extension.
 """
 from __future__ import annotations
 
@@ -58,24 +61,28 @@ def _require_column(df, column, argument, source):
                          f"{list(df.columns)[:12]}{' ...' if df.shape[1] > 12 else ''}.")
 
 
-def _feature_columns(df, exclude, feature_cols, source):
+def _feature_columns(df, reserved, feature_cols, source, left_out=(), hint=""):
+    """The feature columns: ``feature_cols``, else every column not in ``reserved`` (the
+    target, task and id columns) or ``left_out`` (the user's ``--exclude``)."""
     from pandas.api.types import is_bool_dtype, is_numeric_dtype
+    for c in left_out:
+        _require_column(df, c, "--exclude column", source)
     if feature_cols is not None:
         for c in feature_cols:
             _require_column(df, c, "feature column", source)
-        clash = [c for c in feature_cols if c in exclude]
+        clash = [c for c in feature_cols if c in reserved]
         if clash:
-            raise ValueError(f"--features lists {clash}, which is the target or task column; a target cannot be "
+            raise ValueError(f"--features lists {clash}, which is a target, task or id column; it cannot be "
                              "a feature. Drop it from --features.")
-        cols = list(feature_cols)
+        cols = [c for c in feature_cols if c not in left_out]
     else:
-        cols = [c for c in df.columns if c not in exclude]
+        cols = [c for c in df.columns if c not in reserved and c not in left_out]
     non_numeric = [c for c in cols if not (is_numeric_dtype(df[c]) or is_bool_dtype(df[c]))]
     if non_numeric:
-        raise ValueError(f"columns {non_numeric[:5]} of {source} are not numeric; encode them as numbers or "
-                         "list the feature columns to use.")
+        raise ValueError(f"columns {non_numeric[:5]} of {source} are not numeric; encode them as numbers, leave "
+                         f"them out with --exclude (an identifier: --id-col), or list the feature columns to use{hint}.")
     if not cols:
-        raise ValueError(f"{source} has no feature columns besides {sorted(exclude)}.")
+        raise ValueError(f"{source} has no feature columns besides {sorted(map(str, reserved))}.")
     return cols
 
 
@@ -94,12 +101,60 @@ def task_types_for(targets, classification=None):
 
 
 def _drop_missing_targets(df, target_col):
+    """(the rows with a target, how many had none)."""
     missing = int(df[target_col].isna().sum())
     return df[df[target_col].notna()], missing
 
 
-def data_from_long_table(df, *, task_col, target_col, feature_cols=None, classification=None,
-                         source="the data"):
+def _reserved(df, id_col, source):
+    """The id column as a set of columns to keep out of the features (checked to exist)."""
+    if id_col is None:
+        return set()
+    _require_column(df, id_col, "--id-col", source)
+    return {id_col}
+
+
+def data_from_wide_table(df, *, target_cols, feature_cols=None, classification=None, id_col=None,
+                         exclude=(), source="the data"):
+    """(MultiTaskData, info) from one table with several outcome columns on the same rows.
+
+    Every outcome is a task on the shared design of the feature columns (every other
+    numeric column unless ``feature_cols``; never ``id_col`` or ``exclude``). A missing
+    outcome value leaves that row out of that outcome only (``info["dropped"]`` counts
+    them per outcome); a missing feature value is an error.
+    """
+    for c in target_cols:
+        _require_column(df, c, "--target-col", source)
+    repeated = sorted({c for c in target_cols if list(target_cols).count(c) > 1})
+    if repeated:
+        raise ValueError(f"--target-col lists {repeated} more than once; name each outcome once.")
+    reserved = set(target_cols) | _reserved(df, id_col, source)
+    features = _feature_columns(df, reserved, feature_cols, source, left_out=tuple(exclude),
+                                hint="; if a column names each row's task (long format), pass it as --task-col")
+    bad = [c for c in features if df[c].isna().any()][:5]
+    if bad:
+        rows = np.flatnonzero(df[features].isna().any(axis=1).to_numpy())
+        raise ValueError(f"{source} has missing feature values in {bad} ({rows.size} rows, first: data row "
+                         f"{int(rows[0]) + 1}); impute or drop those rows first, or leave the columns out with "
+                         "--exclude.")
+    targets = {str(c): df[c].to_numpy() for c in target_cols}
+    observed = {name: df[c].notna().to_numpy() for name, c in zip(targets, target_cols)}
+    empty = [name for name, seen in observed.items() if not seen.any()]
+    if empty:
+        raise ValueError(f"outcome column(s) {empty} of {source} hold no value; drop them from --target-col.")
+    types = task_types_for({name: values[observed[name]] for name, values in targets.items()}, classification)
+    data = MultiTaskData.from_outcomes(df[features].to_numpy(dtype=float), np.column_stack(
+        [df[c].to_numpy(dtype=object) for c in target_cols]), types, feature_names=[str(c) for c in features],
+        task_names=list(targets), missing_outcomes="drop")
+    info = {"task_types": dict(zip(targets, types)), "layout": "wide",
+            "dropped": {name: int((~seen).sum()) for name, seen in observed.items()},
+            "n_samples": {name: int(seen.sum()) for name, seen in observed.items()}, "features": len(features),
+            "id_col": id_col, "feature_names": [str(c) for c in features]}
+    return data, info
+
+
+def data_from_long_table(df, *, task_col, target_col, feature_cols=None, classification=None, id_col=None,
+                         exclude=(), source="the data"):
     """(MultiTaskData, info) from a long-format DataFrame.
 
     Rows with a missing target are dropped (counted in ``info["dropped"]``);
@@ -108,21 +163,25 @@ def data_from_long_table(df, *, task_col, target_col, feature_cols=None, classif
     """
     _require_column(df, task_col, "--task-col", source)
     _require_column(df, target_col, "--target-col", source)
-    df, dropped = _drop_missing_targets(df, target_col)
-    features = _feature_columns(df, {task_col, target_col}, feature_cols, source)
+    missing = df[target_col].isna()
+    dropped = {str(name): int(count) for name, count in missing.groupby(df[task_col]).sum().items()}
+    df = df[~missing]
+    features = _feature_columns(df, {task_col, target_col} | _reserved(df, id_col, source), feature_cols, source,
+                                left_out=tuple(exclude))
     groups = {str(name): part for name, part in df.groupby(task_col, sort=True)}
     return _assemble(groups, target_col, features, classification, dropped, source)
 
 
-def data_from_task_tables(tables, *, target_col, feature_cols=None, classification=None):
+def data_from_task_tables(tables, *, target_col, feature_cols=None, classification=None, id_col=None,
+                          exclude=()):
     """(MultiTaskData, info) from ``{task name: DataFrame}``, one table per task with the same features."""
-    groups, dropped = {}, 0
+    groups, dropped = {}, {}
     for name, df in tables.items():
         _require_column(df, target_col, "--target-col", f"task {name!r}")
-        groups[name], missing = _drop_missing_targets(df, target_col)
-        dropped += missing
+        groups[name], dropped[name] = _drop_missing_targets(df, target_col)
     first = next(iter(groups))
-    features = _feature_columns(groups[first], {target_col}, feature_cols, f"task {first!r}")
+    features = _feature_columns(groups[first], {target_col} | _reserved(groups[first], id_col, f"task {first!r}"),
+                                feature_cols, f"task {first!r}", left_out=tuple(exclude))
     for name, df in groups.items():
         absent = [c for c in features if c not in df.columns]
         if absent:
@@ -142,31 +201,53 @@ def _assemble(groups, target_col, features, classification, dropped, source):
     data = MultiTaskData.from_tasks([part[features].to_numpy(dtype=float) for part in groups.values()],
                                     list(targets.values()), types, feature_names=[str(c) for c in features],
                                     task_names=list(groups))
-    info = {"task_types": dict(zip(groups, types)), "dropped": dropped,
-            "n_samples": {name: int(len(part)) for name, part in groups.items()}, "features": len(features)}
+    info = {"task_types": dict(zip(groups, types)), "dropped": dropped, "layout": "tasks",
+            "n_samples": {name: int(len(part)) for name, part in groups.items()}, "features": len(features),
+            "feature_names": [str(c) for c in features]}
     return data, info
 
 
-def read_tasks(paths, *, target_col, task_col=None, feature_cols=None, classification=None):
-    """(MultiTaskData, info) from one long-format file (``task_col``) or one file per task."""
+def read_tasks(paths, *, target_col, task_col=None, feature_cols=None, classification=None, id_col=None,
+               exclude=()):
+    """(MultiTaskData, info) from one of three layouts:
+
+    * **wide**: one file whose outcomes are columns on the same rows (``target_col`` a
+      list of several columns, or one file without ``task_col``): one task per outcome,
+      sharing the design;
+    * **long**: one file with a ``task_col`` and one ``target_col``;
+    * **one file per task**, each with the ``target_col``, the task named after the file.
+    """
     paths = [pathlib.Path(p) for p in paths]
-    if task_col is not None:
+    targets = [target_col] if isinstance(target_col, str) else list(target_col)
+    if not targets:
+        raise ValueError("--target-col is empty; name the outcome column(s), comma-separated.")
+    if task_col is not None or len(paths) == 1:
         if len(paths) != 1:
             raise ValueError(f"--task-col reads one long-format file; got {len(paths)} files. Drop --task-col "
                              "to read one file per task.")
-        return data_from_long_table(read_table(paths[0]), task_col=task_col, target_col=target_col,
-                                    feature_cols=feature_cols, classification=classification,
-                                    source=str(paths[0]))
-    if len(paths) < 2:
-        raise ValueError("one data file without --task-col is a single task; pass --task-col COL for a "
-                         "long-format file, or one file per task.")
+        if task_col is None:
+            return data_from_wide_table(read_table(paths[0]), target_cols=targets, feature_cols=feature_cols,
+                                        classification=classification, id_col=id_col, exclude=exclude,
+                                        source=str(paths[0]))
+        if len(targets) != 1:
+            raise ValueError(f"--task-col reads one target column in long format; got {len(targets)} "
+                             f"({targets}). Drop --task-col to read them as outcomes of one wide table.")
+        data, info = data_from_long_table(read_table(paths[0]), task_col=task_col, target_col=targets[0],
+                                          feature_cols=feature_cols, classification=classification,
+                                          id_col=id_col, exclude=exclude, source=str(paths[0]))
+        return data, dict(info, layout="long")
+    if len(targets) != 1:
+        raise ValueError(f"one file per task reads one target column; got {len(targets)} ({targets}). Several "
+                         "outcome columns are read from one wide file.")
+    target_col = targets[0]
     stems = [p.stem for p in paths]
     repeated = sorted({stem for stem in stems if stems.count(stem) > 1})
     if repeated:
         raise ValueError(f"several data files are named {repeated[:3]} (tasks are named after their files, so "
                          "they would merge into one task); rename them so each task's file has its own name.")
     return data_from_task_tables({p.stem: read_table(p) for p in paths}, target_col=target_col,
-                                 feature_cols=feature_cols, classification=classification)
+                                 feature_cols=feature_cols, classification=classification, id_col=id_col,
+                                 exclude=exclude)
 
 
 def coefficient_table(result):

@@ -34,7 +34,7 @@ def test_fit_writes_coefficients_report_and_model(long_csv, tmp_path, capsys):
                  "--n-lambdas", "8", "--no-progress"])
     assert code == 0
     printed = capsys.readouterr().out
-    assert "s2" in printed and "classification" in printed and "dropped 1 rows" in printed
+    assert "s2" in printed and "classification" in printed and "1 row without this outcome left out" in printed
     coefs = pd.read_csv(tmp_path / "coefficients.csv", index_col=0)
     assert list(coefs.columns) == ["s0", "s1", "s2"] and list(coefs.index) == FEATURES
     report = json.loads((tmp_path / "report.json").read_text())
@@ -83,7 +83,9 @@ def test_one_file_per_task_and_parquet(long_csv, tmp_path):
     (["--task-col", "nope", "--target-col", "outcome"], "--task-col='nope' is not a column"),
     (["--task-col", "study", "--target-col", "y"], "--target-col='y' is not a column"),
     (["--task-col", "study", "--target-col", "outcome", "--classification", "s9"], "tasks ['s9']"),
-    (["--target-col", "outcome"], "pass --task-col"),
+    (["--target-col", "outcome"], "pass it as --task-col"),
+    (["--target-col", "outcome,nope"], "--target-col='nope' is not a column"),
+    (["--target-col", "outcome", "--exclude", "nope"], "--exclude column='nope' is not a column"),
 ])
 def test_bad_input_is_one_line_and_exit_2(long_csv, tmp_path, capsys, args, message):
     path, _ = long_csv
@@ -146,7 +148,7 @@ def test_target_among_features_repeated_headers_and_text_columns(long_csv, tmp_p
     args = ["--task-col", "study", "--target-col", "outcome", "--out", str(tmp_path / "o"), "--no-plots",
             "--no-progress"]
     assert main(["fit", str(path), *args, "--features", "gene0,outcome"]) == 2
-    _one_line_error(capsys, "--features lists ['outcome'], which is the target or task column")
+    _one_line_error(capsys, "--features lists ['outcome'], which is a target, task or id column")
     repeated = tmp_path / "repeated.csv"
     repeated.write_text(path.read_text().replace("gene1,", "gene0,", 1))
     assert main(["fit", str(repeated), *args]) == 2
@@ -206,3 +208,78 @@ def test_predict_into_a_closed_pipe_ends_quietly(long_csv, tmp_path):
                               "HOME": str(tmp_path)})
     assert len(run.stdout.splitlines()) == 2
     assert "Broken pipe" not in run.stderr and "Traceback" not in run.stderr, run.stderr
+
+
+# -- one table, several outcomes -------------------------------------------------------------
+@pytest.fixture(scope="module")
+def wide_csv(tmp_path_factory):
+    """One cohort: an id column, a text diagnosis, two continuous markers (one with a missing
+    value), a site label to leave out, and proteins in very different units."""
+    X, Y, types, _ = simulate(n_tasks=3, n=90, p=10, n_true=3, n_cls=1, noise=0.3, shared=True)
+    units = np.geomspace(1e-2, 1e3, 10)
+    table = pd.DataFrame(X * units, columns=[f"prot{j}" for j in range(10)])
+    table.insert(0, "patient", [f"P{i:03d}" for i in range(90)])
+    table.insert(1, "site", np.where(np.arange(90) % 2, "north", "south"))
+    table["marker_a"], table["marker_b"] = Y[:, 0], Y[:, 1]
+    table["diagnosis"] = np.where(Y[:, 2] > 0, "case", "control")
+    table.loc[5, "marker_b"] = np.nan
+    path = tmp_path_factory.mktemp("wide") / "cohort.csv"
+    table.to_csv(path, index=False)
+    return path, table, units
+
+
+WIDE = ["--target-col", "diagnosis,marker_a,marker_b", "--id-col", "patient", "--exclude", "site",
+        "--n-lambdas", "8", "--no-progress", "--no-plots"]
+
+
+def test_a_wide_table_fits_every_outcome_on_its_rows(wide_csv, tmp_path, capsys):
+    path, table, units = wide_csv
+    assert main(["cv", str(path), *WIDE, "--n-folds", "3", "--out", str(tmp_path)]) == 0
+    printed = capsys.readouterr().out
+    assert "read 3 tasks (outcome columns of one table), 10 features" in printed
+    assert "marker_b" in printed and "n=89 (1 row without this outcome left out)" in printed
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["n_samples"] == {"diagnosis": 90, "marker_a": 90, "marker_b": 89}
+    assert report["task_types"] == {"diagnosis": "classification", "marker_a": "regression",
+                                    "marker_b": "regression"}
+    assert report["standardize"] is True and report["id_col"] == "patient"
+    coefs = pd.read_csv(tmp_path / "coefficients.csv", index_col=0)
+    assert list(coefs.index) == [f"prot{j}" for j in range(10)]       # neither the id nor the site
+    # the saved model keeps its scaling; predict takes the raw table and keeps the id
+    pred_file = tmp_path / "pred.csv"
+    assert main(["predict", str(tmp_path / "model.npz"), str(path), "--id-col", "patient",
+                 "--out", str(pred_file)]) == 0
+    pred = pd.read_csv(pred_file)
+    assert list(pred.columns) == ["patient", "diagnosis", "marker_a", "marker_b"]
+    assert list(pred["patient"]) == list(table["patient"])
+    import mtlcomb_jax as mc
+    model = mc.load_model(tmp_path / "model.npz")
+    assert model.scaling is not None and model.scaling.x_scale.shape == (10,)
+    raw = table[[f"prot{j}" for j in range(10)]].to_numpy()
+    np.testing.assert_allclose(pred["marker_a"], np.asarray(mc.predict(model, raw, "marker_a")), rtol=1e-6)
+    # without --id-col the row number joins a prediction back to its row
+    assert main(["predict", str(tmp_path / "model.npz"), str(path), "--out", str(pred_file)]) == 0
+    assert list(pd.read_csv(pred_file)["row"][:3]) == [1, 2, 3]
+
+
+def test_no_standardize_fits_the_raw_units(wide_csv, tmp_path, capsys):
+    path, _, units = wide_csv
+    counts = {}
+    for flag in ([], ["--no-standardize"]):
+        out = tmp_path / ("raw" if flag else "std")
+        assert main(["fit", str(path), *WIDE, *flag, "--lam", "0.05", "--out", str(out)]) == 0
+        coefs = pd.read_csv(out / "coefficients.csv", index_col=0)
+        counts[bool(flag)] = set(coefs.index[np.abs(coefs.to_numpy()).sum(axis=1) > 0])
+        assert json.loads((out / "report.json").read_text())["standardize"] is (not flag)
+    capsys.readouterr()
+    # on raw units the large-unit proteins enter first; standardised, the informative ones do
+    assert counts[False] != counts[True]
+    assert {"prot0", "prot1", "prot2"} <= counts[False]
+
+
+def test_a_wide_table_refuses_a_missing_feature_value(wide_csv, tmp_path, capsys):
+    path, table, _ = wide_csv
+    holes = tmp_path / "holes.csv"
+    table.assign(prot4=table["prot4"].where(table.index != 7)).to_csv(holes, index=False)
+    assert main(["fit", str(holes), *WIDE, "--out", str(tmp_path / "o")]) == 2
+    _one_line_error(capsys, "missing feature values in ['prot4'] (1 rows, first: data row 8)")
