@@ -12,7 +12,7 @@ from .path import PathResult, fit_path, lambda_grid, lambda_max
 from .prediction import decision_function, load_model, predict, save_model
 from .sharding import use_cpu_cores
 from .solver import ConvergenceWarning, SolveResult, solve
-from .stability import StabilityResult, stability_selection
+from .stability import StabilityBoundWarning, StabilityResult, stability_selection
 from .tuning import TuningResult, tune_hyperparameters
 
 __version__ = "0.1.0"
@@ -24,6 +24,7 @@ __all__ = ["MultiTaskData", "solve", "SolveResult", "ConvergenceWarning", "fit_p
            "lambda_max", "lambda_grid", "cross_validate", "CVResult", "UndefinedScoreWarning", "GridEdgeWarning",
            "make_folds", "predict",
            "decision_function", "save_model", "load_model", "stability_selection", "StabilityResult",
+           "StabilityBoundWarning",
            "tune_hyperparameters", "TuningResult", "MTLComb", "MTLCombCV", "plot_path", "plot_cv",
            "plot_coefficients", "plot_stability", "enable_compilation_cache", "use_cpu_cores"]
 

@@ -12,6 +12,7 @@ probability reaches ``threshold``.
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from functools import partial
 
 import jax
@@ -35,13 +36,17 @@ class StabilityResult:
 
     lambdas : (n_lambdas,) the grid (from the full data's lambda_max)
     frequencies : (n_lambdas, n_features) share of subsamples selecting each feature
-    probabilities : (n_features,) maximum of ``frequencies`` over the grid
+    probabilities : (n_features,) maximum of ``frequencies`` over the lambdas used
+        (``lambdas[:n_lambdas_used]``)
     selected : indices of the features with probability >= threshold, most stable first
+    selected_names : their names
     threshold : the cut-off used
     expected_false_selections : Meinshausen and Buehlmann's bound q^2 / ((2 threshold - 1) p)
-        on the expected number of falsely selected features (q = mean number of features a
-        subsample selects anywhere on the grid); valid for threshold > 0.5 under their
-        exchangeability assumption
+        on the expected number of falsely selected features over the lambdas used (q = mean
+        number of features a subsample selects anywhere among them); valid for threshold > 0.5
+        under their exchangeability assumption
+    n_lambdas_used : how many of the grid's largest lambdas the probabilities are taken over:
+        the most that keep the bound within ``pfer`` (all of them with ``pfer=None``)
     n_subsamples : B
     """
     lambdas: np.ndarray
@@ -52,6 +57,15 @@ class StabilityResult:
     expected_false_selections: float
     n_subsamples: int
     feature_names: tuple = ()
+    n_lambdas_used: int = 0
+
+    @property
+    def selected_names(self) -> tuple:
+        return tuple(self.feature_names[j] for j in self.selected)
+
+
+class StabilityBoundWarning(UserWarning):
+    """The error bound of a stability selection does not control its selection."""
 
 
 def subsample_weights(data: MultiTaskData, n_subsamples, fraction=0.5, *, stratify=True, seed=0):
@@ -109,7 +123,8 @@ def _subsample_paths(problem, weights, lambdas, tol, max_iter, *, intercept, sto
     return vmap_per_device(one_subsample, mesh)(weights)
 
 
-def stability_selection(data: MultiTaskData, *, n_subsamples=50, fraction=0.5, threshold=0.6, lambdas=None,
+def stability_selection(data: MultiTaskData, *, n_subsamples=50, fraction=0.5, threshold=0.75, pfer=1.0,
+                        lambdas=None,
                         n_lambdas=20, lambda_min_ratio=0.1, similarity=0.0, ridge=0.0, intercept=True,
                         loss_weighting="mtlcomb", tol=None, max_iter=5000, stop="gap", stratify=True, seed=0,
                         devices=None, progress=False, standardize=False, scale_outcomes=False) -> StabilityResult:
@@ -120,7 +135,14 @@ def stability_selection(data: MultiTaskData, *, n_subsamples=50, fraction=0.5, t
     data : MultiTaskData
     n_subsamples : B, the number of random subsamples
     fraction : share of each task's samples in a subsample (0.5 in Meinshausen and Buehlmann)
-    threshold : selection probability needed to enter the stable set (0.6 to 0.9 is usual)
+    threshold : selection probability needed to enter the stable set (0.6 to 0.9 is usual;
+        the default 0.75 is the middle of that range)
+    pfer : the per-family error rate to guarantee (as R's ``stabs``): the probabilities are
+        taken over the largest lambdas of the grid whose bound on the expected number of
+        false selections stays within ``pfer``. On a long grid every subsample selects
+        many features at the small lambdas, where the bound exceeds the number of features
+        and says nothing. ``None`` uses the whole grid (and warns when its bound is not
+        below the number of selected features)
     lambdas, n_lambdas, lambda_min_ratio : the grid, as in :func:`~mtlcomb_jax.path.fit_path`
         (computed from the full data)
     similarity, ridge, intercept, loss_weighting, tol, max_iter, stop : as in ``solve``
@@ -145,6 +167,14 @@ def stability_selection(data: MultiTaskData, *, n_subsamples=50, fraction=0.5, t
     threshold = validation.real_scalar("threshold", threshold, hint="pass a selection probability in (0, 1]")
     if not 0 < threshold <= 1:
         raise ValueError(f"threshold={threshold} must be in (0, 1] (a selection probability, 0.6 to 0.9 is usual).")
+    if pfer is not None:
+        pfer = validation.real_scalar("pfer", pfer, hint="pass the expected number of false selections to allow, "
+                                      "e.g. 1, or None")
+        if not pfer > 0:
+            raise ValueError(f"pfer={pfer} must be > 0 (an expected number of false selections, e.g. 1), or None.")
+        if threshold <= 0.5:
+            raise ValueError(f"threshold={threshold} gives no error bound (it needs threshold > 0.5); raise it, "
+                             "e.g. to 0.75, or pass pfer=None.")
     # samples and features padded to their buckets (padding samples have weight 0)
     problem = pad_problem(make_problem(data, 0.0, options.similarity, options.ridge, options.loss_weighting))
     if lambdas is None:
@@ -168,11 +198,29 @@ def stability_selection(data: MultiTaskData, *, n_subsamples=50, fraction=0.5, t
     warn_if_not_converged(converged, n_iter, what="stability_selection", dtype=data.X.dtype)
     chosen = np.asarray(chosen)[:, :, :data.n_features]            # (B, L, p)
     frequencies = chosen.mean(axis=0)
-    probabilities = frequencies.max(axis=0)
+    bounds = error_bounds(chosen, threshold)
+    used = len(bounds) if pfer is None else int(np.flatnonzero(bounds <= pfer).max()) + 1
+    probabilities = frequencies[:used].max(axis=0)
     order = np.argsort(-probabilities, kind="stable")
     selected = order[probabilities[order] >= threshold]
-    q = chosen.any(axis=1).sum(axis=1).mean()
-    bound = q ** 2 / ((2 * threshold - 1) * data.n_features) if threshold > 0.5 else float("inf")
+    bound = float(bounds[used - 1])
+    if pfer is None and bound >= max(selected.size, 1):
+        warnings.warn(f"stability_selection: the bound on the expected number of false selections ({bound:.3g}) "
+                      f"is not below the {selected.size} features selected, so it does not control them: pass "
+                      "pfer=1 (the default) to take the probabilities over the lambdas where it does, or raise "
+                      "threshold.", StabilityBoundWarning, stacklevel=2)
     return StabilityResult(lambdas=np.asarray(lambdas), frequencies=frequencies, probabilities=probabilities,
-                           selected=selected, threshold=float(threshold), expected_false_selections=float(bound),
-                           n_subsamples=n_subsamples, feature_names=data.feature_names)
+                           selected=selected, threshold=float(threshold), expected_false_selections=bound,
+                           n_subsamples=n_subsamples, feature_names=data.feature_names, n_lambdas_used=used)
+
+
+def error_bounds(chosen, threshold):
+    """(n_lambdas,) Meinshausen and Buehlmann's bound q^2 / ((2 threshold - 1) p) over each
+    prefix ``lambdas[:l + 1]`` of the grid; chosen : (B, n_lambdas, p) selection masks.
+    Infinite for threshold <= 0.5, where the bound does not hold."""
+    p = chosen.shape[-1]
+    if threshold <= 0.5:
+        return np.full(chosen.shape[1], np.inf)
+    # q over a prefix: the mean size of each subsample's union of selections along it
+    q = np.logical_or.accumulate(chosen, axis=1).sum(axis=2).mean(axis=0)
+    return q ** 2 / ((2 * threshold - 1) * p)

@@ -153,7 +153,7 @@ def test_tuning_rejects_bad_requests(mixed):
 def test_stability_selection_recovers_the_true_features(tmp_path):
     Xs, ys, types, W = simulate(n_tasks=4, n=60, p=40, n_true=5, n_cls=2, noise=0.5)
     data = mc.MultiTaskData.from_tasks(Xs, ys, types)
-    sel = mc.stability_selection(data, n_subsamples=30, n_lambdas=15, threshold=0.7)
+    sel = mc.stability_selection(data, n_subsamples=30, n_lambdas=15, threshold=0.7, pfer=2.0)
     assert sorted(sel.selected.tolist()) == [0, 1, 2, 3, 4]
     assert sel.probabilities[:5].min() == 1.0 and sel.probabilities[5:].max() < 0.7
     assert sel.frequencies.shape == (15, 40) and np.all(np.diff(sel.frequencies.mean(axis=1)) >= -0.05)
@@ -162,6 +162,24 @@ def test_stability_selection_recovers_the_true_features(tmp_path):
     fig = mc.plot_stability(sel)
     fig.savefig(tmp_path / "stability.png", dpi=40)
     assert (tmp_path / "stability.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_stability_defaults_give_a_bound_that_controls_the_selection():
+    Xs, ys, types, W = simulate(n_tasks=4, n=60, p=40, n_true=5, n_cls=2, noise=0.5)
+    data = mc.MultiTaskData.from_tasks(Xs, ys, types, feature_names=[f"g{j}" for j in range(40)])
+    sel = mc.stability_selection(data, n_subsamples=20, n_lambdas=20, lambda_min_ratio=0.01)
+    assert sel.expected_false_selections <= 1.0 and 1 < sel.n_lambdas_used < 20
+    assert set(sel.selected_names) <= {f"g{j}" for j in range(5)} and len(sel.selected) >= 3
+    from mtlcomb_jax.stability import error_bounds
+    # the lambdas used are the most whose bound stays within pfer: one more breaks it
+    with pytest.warns(mc.StabilityBoundWarning, match="pass pfer=1"):
+        whole = mc.stability_selection(data, n_subsamples=20, n_lambdas=20, lambda_min_ratio=0.01, pfer=None)
+    assert whole.n_lambdas_used == 20 and whole.expected_false_selections > len(whole.selected)
+    assert whole.expected_false_selections > 1.0
+    bounds = error_bounds(np.ones((3, 4, 10), bool), 0.75)
+    np.testing.assert_allclose(bounds, 10 ** 2 / (0.5 * 10))
+    with pytest.raises(ValueError, match="threshold=0.5 gives no error bound"):
+        mc.stability_selection(data, n_subsamples=4, threshold=0.5)
 
 
 def test_subsamples_are_stratified_halves():
