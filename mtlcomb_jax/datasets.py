@@ -10,6 +10,8 @@
 * :func:`load_gse7390`: scikit-survival's ``load_breast_cancer`` (GSE7390, 198
   patients, 76 genes): ER status (classification), grade and tumour size
   (regression) on one cohort, for fast end-to-end runs.
+* :func:`load_gse7390_table`: the same cohort as one pandas table, as an analyst
+  receives it: a patient id, raw features and three outcome columns.
 
 The data stay in their packages; these functions only read and arrange them.
 """
@@ -145,3 +147,29 @@ def load_gse7390():
     return TaskTables(Xs=[X, X[keep_grade], X], ys=[er, grade.to_numpy()[keep_grade], df["size"].to_numpy(float)],
                       task_types=[CLASSIFICATION, REGRESSION, REGRESSION], task_names=["ER", "grade", "size"],
                       feature_names=genes, dropped={"ER": 0, "grade": int((~keep_grade).sum()), "size": 0})
+
+
+def load_gse7390_table():
+    """GSE7390 as one table (needs ``pip install scikit-survival``): one row per patient.
+
+    Columns: ``patient`` (an identifier, P001...), ``age`` (years) and the 76 genes
+    (log2 expression, not standardised: their standard deviations differ sevenfold,
+    age's is ten times theirs), then the outcomes ``er`` ("positive" / "negative"),
+    ``grade`` (1 well, 2 intermediate, 3 poorly differentiated; missing for the two
+    patients whose grade is unknown) and ``size`` (tumour size, cm).
+    """
+    try:
+        import pandas as pd
+        from sksurv.datasets import load_breast_cancer
+    except ImportError as err:
+        raise ImportError("load_gse7390_table needs pandas and scikit-survival: pip install "
+                          "'mtlcomb_jax[io,data]'.") from err
+    df, _ = load_breast_cancer()
+    genes = [c for c in df.columns if c not in ("age", "er", "grade", "size")]
+    grade_codes = {"well differentiated": 1.0, "intermediate": 2.0, "poorly differentiated": 3.0}
+    table = pd.DataFrame({"patient": [f"P{i + 1:03d}" for i in range(len(df))], "age": df["age"].to_numpy(float)})
+    table = pd.concat([table, df[genes].reset_index(drop=True)], axis=1)
+    table["er"] = df["er"].astype(str).to_numpy()
+    table["grade"] = df["grade"].astype(str).map(grade_codes).to_numpy()
+    table["size"] = df["size"].to_numpy(float)
+    return table
