@@ -426,8 +426,18 @@ def build_parser():
     return parser
 
 
+def _one_line_warnings(command):
+    """Show warnings as ``mtlcomb-jax CMD: warning: ...`` lines, without Python's source echo."""
+    def show(message, category, filename, lineno, file=None, line=None):
+        print(f"mtlcomb-jax {command}: warning: {message}", file=file or sys.stderr)
+    return show
+
+
 def main(argv=None):
     args = build_parser().parse_args(argv)
+    import warnings
+    previous = warnings.showwarning
+    warnings.showwarning = _one_line_warnings(args.command)
     try:
         return args.run(args)
     except BrokenPipeError:
@@ -439,6 +449,8 @@ def main(argv=None):
         message = err.args[0] if isinstance(err, KeyError) and err.args else err
         print(f"mtlcomb-jax {args.command}: error: {message}", file=sys.stderr)
         return 2
+    finally:
+        warnings.showwarning = previous
 
 
 if __name__ == "__main__":
