@@ -55,6 +55,7 @@ def test_a_second_dataset_in_the_same_bucket_compiles_nothing():
     assert path.W.shape == (5, 63, 4) and cv.task_metric.shape == (3, 5, 4)
 
 
+@pytest.mark.slow
 def test_padded_problems_give_the_unpadded_results(monkeypatch):
     data = _mixed(43, 63, seed=2)
     path = mc.fit_path(data, n_lambdas=8, tol=1e-8)

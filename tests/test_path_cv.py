@@ -209,6 +209,7 @@ def test_cv_with_path_and_explicit_lambdas(wide):
     np.testing.assert_allclose(np.asarray(cv.path.objective), np.asarray(path.objective), rtol=1e-10)
 
 
+@pytest.mark.slow
 def test_cv_progress_counts_the_path_in_the_batch(wide, capsys):
     mc.cross_validate(wide, n_folds=3, n_lambdas=4, return_path=True, screening=True, progress=True)
     err = capsys.readouterr().err
@@ -218,3 +219,17 @@ def test_cv_progress_counts_the_path_in_the_batch(wide, capsys):
 def test_return_path_must_be_a_bool(wide):
     with pytest.raises(ValueError, match="return_path='yes' must be True"):
         mc.cross_validate(wide, n_folds=3, n_lambdas=4, return_path="yes")
+
+
+def test_progress_clock_starts_after_compilation():
+    """The bar's rate is measured from its first finished unit: the time before it is
+    compilation, which would make the first estimate of the time left far too long."""
+    import time
+
+    from mtlcomb_jax import progress
+    with progress.progress_bar(10, "test", "solve", True):
+        bar = progress._open_bars[-1]
+        opened = bar.start_t
+        time.sleep(0.3)                                   # as a compilation would
+        progress.advance(np.zeros(1))
+        assert bar.n == 1 and bar.start_t - opened >= 0.25

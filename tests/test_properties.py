@@ -5,6 +5,7 @@ import warnings
 
 import numpy as np
 import pandas as pd
+import pytest
 from hypothesis import HealthCheck, example, given, settings, strategies as st
 
 import mtlcomb_jax as mc
@@ -21,6 +22,7 @@ def _shared(seed, n_cls, n=40, p=6, dtype=np.float64):
     return X, Y, types
 
 
+@pytest.mark.slow
 @PROPERTY
 @given(seeds, n_classification, st.floats(1.0, 10.0), st.booleans(), st.sampled_from([np.float32, np.float64]))
 def test_zero_at_and_above_lambda_max(seed, n_cls, factor, intercept, dtype):

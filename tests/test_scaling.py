@@ -50,19 +50,21 @@ def test_per_task_standardised_path_equals_scale_fit_unscale(dtype):
         np.testing.assert_allclose(raw, std, atol=1e-5 if dtype == np.float64 else 2e-2)
 
 
-def test_shared_design_with_scaled_outcomes_equals_scale_fit_unscale():
+@pytest.mark.parametrize("weighted", [False, True])
+def test_shared_design_with_scaled_outcomes_equals_scale_fit_unscale(weighted):
     X, Y, types, _ = simulate(n_tasks=4, p=10, shared=True)
     X = X * np.geomspace(1e-3, 1e3, 10)
     Y = Y * np.array([100.0, 0.01, 1.0, 1.0])               # regression outcomes of very different variance
-    data = mc.MultiTaskData.from_outcomes(X, Y, types)
+    sw = np.random.default_rng(5).uniform(0.2, 3.0, len(X)) if weighted else None
+    data = mc.MultiTaskData.from_outcomes(X, Y, types, sample_weights=sw)
     res = mc.solve(data, 0.02, standardize=True, scale_outcomes=True, **TIGHT)
-    w = np.full(len(X), 1 / len(X))
+    w = np.full(len(X), 1 / len(X)) if sw is None else sw / sw.sum()
     c, s = _by_hand(X, w)
     is_reg = np.array([t == "regression" for t in types])
     yc = np.where(is_reg, w @ Y, 0.0)
     ys = np.where(is_reg, np.sqrt(w @ (Y - yc) ** 2), 1.0)
-    by_hand = mc.solve(mc.MultiTaskData.from_outcomes((X - c) / s, np.where(is_reg, (Y - yc) / ys, Y), types),
-                       0.02, **TIGHT)
+    by_hand = mc.solve(mc.MultiTaskData.from_outcomes((X - c) / s, np.where(is_reg, (Y - yc) / ys, Y), types,
+                                                      sample_weights=sw), 0.02, **TIGHT)
     W = np.asarray(by_hand.W) * ys / s[:, None]
     b = yc + ys * np.asarray(by_hand.intercept) - c @ W
     np.testing.assert_allclose(np.asarray(res.W), W, atol=1e-8 * np.abs(W).max())

@@ -275,6 +275,7 @@ def test_half_precision_data_is_solved_in_float32():
 
 
 # -- 8., 9., 10., 11. the solver's edges ---------------------------------------------------------
+@pytest.mark.slow
 def test_at_and_above_lambda_max_the_solution_is_exactly_zero(small):
     lam_max = mc.lambda_max(small)
     for lam in (lam_max, 2 * lam_max):

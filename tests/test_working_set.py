@@ -73,6 +73,7 @@ def shared_wide():
     return mc.MultiTaskData.from_outcomes(X, X @ W + 0.5 * rng.normal(size=(60, 5)), ["regression"] * 5)
 
 
+@pytest.mark.slow
 def test_per_fold_working_sets_on_a_shared_X_equal_the_vmapped_scan(shared_wide, monkeypatch):
     """A shared X gives each fold its own working set; the folds still match the unscreened CV."""
     modes = []
