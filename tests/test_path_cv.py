@@ -233,3 +233,19 @@ def test_progress_clock_starts_after_compilation():
         time.sleep(0.3)                                   # as a compilation would
         progress.advance(np.zeros(1))
         assert bar.n == 1 and bar.start_t - opened >= 0.25
+
+
+def test_cv_warns_when_its_optimum_is_the_grids_smallest_lambda():
+    Xs, ys, types, _ = simulate(n_tasks=4, n=80, p=20, n_true=5, n_cls=2, noise=0.3)
+    data = mc.MultiTaskData.from_tasks(Xs, ys, types)
+    # a grid that stops at half of lambda_max: every model on it is too sparse
+    with pytest.warns(mc.GridEdgeWarning, match="lower lambda_min_ratio"):
+        short = mc.cross_validate(data, n_folds=3, n_lambdas=4, lambda_min_ratio=0.5)
+    assert short.lambda_regression_min == short.lambdas[-1]
+    with pytest.warns(mc.GridEdgeWarning, match="explicit lambdas that continue below it"):
+        mc.cross_validate(data, n_folds=3, lambdas=short.lambdas)
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", mc.GridEdgeWarning)
+        full = mc.cross_validate(data, n_folds=3, n_lambdas=12, lambda_min_ratio=1e-3)
+    assert full.lambda_regression_min > full.lambdas[-1] and full.lambda_classification_min > full.lambdas[-1]
