@@ -29,6 +29,8 @@ import functools
 import jax
 import numpy as np
 
+from .precision import full_precision
+
 #: XLA compiler options for the working-set programs (see the module docstring).
 PROGRAM_OPTIONS = {"xla_cpu_use_fusion_emitters": False}
 
@@ -62,6 +64,7 @@ class _Program:
 
     def __init__(self, fun, jit_kwargs):
         functools.update_wrapper(self, fun)
+        fun = full_precision(fun)                 # as every program of the package (precision.py)
         self._fun = fun
         self._jit_kwargs = jit_kwargs
         self._jitted = None

@@ -16,6 +16,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .precision import jit
 from . import losses, validation
 from .buckets import pad_problem, pad_samples, unpad_rows
 from .data import MultiTaskData
@@ -221,7 +222,7 @@ def fold_weights(data: MultiTaskData, folds, n_folds, *, with_full=False):
     return _fold_weights(data.weights, to_device(folds), n_folds=int(n_folds), with_full=bool(with_full))
 
 
-@partial(jax.jit, static_argnames=("n_folds", "with_full"))
+@partial(jit, static_argnames=("n_folds", "with_full"))
 def _fold_weights(weights, folds, *, n_folds, with_full):
     """fold_weights in one program (eager, each operation would be a program of its own)."""
     in_fold = folds[None] == jnp.arange(n_folds)[:, None, None]
@@ -274,7 +275,7 @@ def predictor_metrics(problem, test_w, z):
     return jnp.where(problem.is_classification, auc, mse), problem.scales * per_task_loss
 
 
-@partial(jax.jit, static_argnames=("intercept", "stop", "n_lambdas", "progress", "mesh"))
+@partial(jit, static_argnames=("intercept", "stop", "n_lambdas", "progress", "mesh"))
 def _cv_jit(problem, train_w, test_w, grid, ratio, tol, max_iter, *, intercept, stop, n_lambdas,
             progress=False, mesh=None):
     """vmap over folds of the scanned path; returns per-fold lambdas and metrics.
@@ -304,7 +305,7 @@ def _cv_jit(problem, train_w, test_w, grid, ratio, tol, max_iter, *, intercept, 
     return vmap_per_device(one_fold, mesh)(train_w, test_w)
 
 
-@partial(jax.jit, static_argnames=("intercept", "n_lambdas"))
+@partial(jit, static_argnames=("intercept", "n_lambdas"))
 def _fold_grids(problem, train_w, ratio, *, intercept, n_lambdas):
     """(n_folds, n_lambdas) each fold's log grid, and (n_folds,) each fold's lambda_max and null loss."""
     def one(w):
@@ -315,7 +316,7 @@ def _fold_grids(problem, train_w, ratio, *, intercept, n_lambdas):
     return jax.vmap(one)(train_w)
 
 
-@partial(jax.jit, static_argnames=("n_folds", "with_full"))
+@partial(jit, static_argnames=("n_folds", "with_full"))
 def _fold_outputs(problem, test_w, fit, z, *, n_folds, with_full):
     """What the screened CV keeps per lambda, in one program: the first n_folds problems'
     held-out metrics from their solutions' predictors z (K, n_tasks, n_max), and

@@ -14,6 +14,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .precision import jit
 from . import losses
 from .buckets import pad_problem, pad_rows, unpad_rows
 from .data import MultiTaskData
@@ -40,7 +41,11 @@ def lambda_max(data: MultiTaskData, *, intercept=True, loss_weighting="mtlcomb")
     """
     options = check_options(data, intercept=intercept, loss_weighting=loss_weighting)
     problem = make_problem(data, 0.0, loss_weighting=options.loss_weighting)
-    return float(lambda_max_problem(problem, options.intercept))
+    return float(_lambda_max_jit(problem, intercept=options.intercept))
+
+
+# one program (as eager operations, each would compile one of its own)
+_lambda_max_jit = jit(lambda_max_problem, static_argnames=("intercept",))
 
 
 def log_grid(lam_max, n_lambdas, lambda_min_ratio):
@@ -148,7 +153,7 @@ class PathResult:
                            scaling=self.scaling)
 
 
-@jax.jit
+@jit
 def _count_nonzero_rows(W):
     """(L,) nonzero rows of W (L, p, T), fused in one program: as eager operations, |W|
     would be a temporary as large as W (153 MiB for the gene-expression benchmark's path)."""
@@ -193,13 +198,13 @@ def scan_path(problem: Problem, lambdas, W0, b0, tol, max_iter, *, intercept, st
     return stacked
 
 
-@partial(jax.jit, static_argnames=("intercept", "stop", "progress"))
+@partial(jit, static_argnames=("intercept", "stop", "progress"))
 def _path_jit(problem, lambdas, W0, b0, tol, max_iter, *, intercept, stop, progress=False):
     return scan_path(problem, lambdas, W0, b0, tol, max_iter, intercept=intercept, stop=stop,
                      progress=progress)
 
 
-@partial(jax.jit, static_argnames=("intercept", "n_lambdas"))
+@partial(jit, static_argnames=("intercept", "n_lambdas"))
 def _grid_jit(problem, ratio, *, intercept, n_lambdas):
     """The grid, and lambda_max without intercepts (what :func:`check_lambda_max` compares to),
     both from one pass over X."""
@@ -299,7 +304,7 @@ def fit_path(data: MultiTaskData, lambdas=None, *, n_lambdas=20, lambda_min_rati
 
 
 
-@partial(jax.jit, static_argnames=("intercept", "cold_start"))
+@partial(jit, static_argnames=("intercept", "cold_start"))
 def _screened_start(problem, W0, b0, lambdas, *, intercept, cold_start):
     """The screened path's batch of one, in one program (as eager operations, each would be
     a compiled program of its own): weights (1, T, n_max), lam (1,), W0 (1, p, T), b0 (1, T),

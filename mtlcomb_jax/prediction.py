@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import pathlib
 import zipfile
+from functools import partial
 
 import jax
 import jax.numpy as jnp
@@ -11,6 +12,8 @@ import numpy as np
 
 from .data import as_feature_matrix, default_names, resolve_task_index
 from .path import PathResult
+from .precision import jit
+from .sharding import to_device
 from .scaling import Scaling
 from .solver import SolveResult
 
@@ -61,17 +64,23 @@ def _check_X(model, X_new):
     if X_new.shape[1] != p:
         raise ValueError(f"X_new has shape {X_new.shape}; the model was fitted on {p} features, so pass "
                          f"an (n_samples, {p}) array with the training columns in the same order.")
-    return jnp.asarray(X_new, dtype=model.W.dtype)
+    return to_device(X_new, model.W.dtype)
 
 
 def decision_function(model, X_new, task=None, *, lambda_index=None):
     """Linear scores ``X_new @ w_t + b_t``: (n,) for one task, (n, n_tasks) for all (task=None)."""
     W, b = _coefficients(model, lambda_index)
     X_new = _check_X(model, X_new)
+    t = None if task is None else _task_index(model, task)
+    return _scores(X_new, W, b, t)
+
+
+@partial(jit, static_argnames=("task",))
+def _scores(X, W, b, task):
+    """X (n, p) @ W (p, T) + b: (n, T), or (n,) for one task index."""
     if task is None:
-        return X_new @ W + b[None, :]
-    t = _task_index(model, task)
-    return X_new @ W[:, t] + b[t]
+        return X @ W + b[None, :]
+    return X @ W[:, task] + b[task]
 
 
 def predict(model, X_new, task=None, *, lambda_index=None):

@@ -50,6 +50,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .precision import jit
 from . import losses, validation
 from .data import MultiTaskData
 from .scaling import prepare_scaling, report_original, scaled_start
@@ -601,7 +602,7 @@ def solve_problem(problem: Problem, W0, b0, tol, max_iter, gamma0=1.0, null=None
     return result, state.gamma
 
 
-@partial(jax.jit, static_argnames=("intercept", "stop"))
+@partial(jit, static_argnames=("intercept", "stop"))
 def _solve_jit(problem, W0, b0, tol, max_iter, *, intercept, stop):
     # Reverse-mode derivatives by implicit differentiation (implicit.py imports this
     # module, so the import waits until the first trace).

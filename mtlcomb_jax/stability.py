@@ -19,6 +19,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .precision import jit
 from .data import MultiTaskData
 from .buckets import pad_problem, pad_samples
 from .path import check_grid_args, check_lambdas, problem_grid, scan_path
@@ -106,7 +107,7 @@ def subsample_weights(data: MultiTaskData, n_subsamples, fraction=0.5, *, strati
     return (weights / weights.sum(axis=2, keepdims=True)).astype(data.X.dtype)
 
 
-@partial(jax.jit, static_argnames=("intercept", "stop", "progress", "mesh"))
+@partial(jit, static_argnames=("intercept", "stop", "progress", "mesh"))
 def _subsample_paths(problem, weights, lambdas, tol, max_iter, *, intercept, stop, progress=False, mesh=None):
     """vmap over subsamples of the scanned path (each device of ``mesh`` over its own share, see
     :func:`~mtlcomb_jax.sharding.vmap_per_device`); returns (B, L, p) selection masks and (B, L)

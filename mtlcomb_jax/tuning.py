@@ -23,6 +23,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .precision import jit
 from . import losses
 from .cv import check_folds_usable, fold_weights, folds_from_user, make_folds
 from .data import MultiTaskData
@@ -58,7 +59,7 @@ def validation_loss(problem, test_w, W, b):
     return losses.data_loss(z, problem.y, test_w, problem.is_classification, problem.scales)
 
 
-@partial(jax.jit, static_argnames=("tuned", "intercept", "stop"))
+@partial(jit, static_argnames=("tuned", "intercept", "stop"))
 def _folds_value_and_grad(log_params, fixed, problem, train_w, test_w, W0, b0, tol, max_iter, *, tuned,
                           intercept, stop):
     """Mean validation loss over folds, its gradient in the tuned log-parameters, and the new warm starts."""

@@ -66,6 +66,30 @@ def test_gradient_in_the_data_matches_finite_differences(mixed, field):
         assert float(jnp.abs(grad * (1 - np.asarray(data.mask).reshape(direction.shape[:2] + (1,) * (base.ndim - 2)))).max()) == 0.0
 
 
+def test_float32_gradients_agree_with_float64_and_stop_at_float32s_tolerance():
+    """GMRES's tolerance follows the dtype (implicit.backward_settings): float32 stops near its
+    own rounding instead of running out its iterations, and still matches float64."""
+    from mtlcomb_jax.implicit import backward_settings
+    assert backward_settings(np.float64) == (1e-10, 20)
+    tol32, restarts32 = backward_settings(np.float32)
+    assert tol32 == pytest.approx(100 * np.finfo(np.float32).eps) and restarts32 < 20
+    Xs, ys, types, _ = simulate(n_tasks=4, n=60, p=30, n_true=5, n_cls=2)
+    grads = {}
+    for dtype in (np.float64, np.float32):
+        data = mc.MultiTaskData.from_tasks([X.astype(dtype) for X in Xs], [y.astype(dtype) for y in ys], types)
+        tol = 1e-10 if dtype == np.float64 else 1e-6
+
+        def f(lam, X):
+            return (mc.solve(data.replace(X=X), lam, ridge=0.01, tol=tol).W ** 2).sum()
+
+        g_lam, g_X = jax.grad(f, argnums=(0, 1))(dtype(0.05), data.X)
+        assert g_lam.dtype == dtype and g_X.dtype == dtype
+        grads[dtype] = float(g_lam), np.asarray(g_X, np.float64)
+    (lam64, X64), (lam32, X32) = grads[np.float64], grads[np.float32]
+    assert abs(lam32 - lam64) <= 1e-3 * abs(lam64)
+    assert np.linalg.norm(X32 - X64) <= 1e-3 * np.linalg.norm(X64)
+
+
 def test_jacrev_of_W_in_lambda(mixed):
     data, _, _ = mixed
     jac = jax.jacrev(lambda lam: mc.solve(data, lam, ridge=0.02, **TIGHT).W)(0.05)
