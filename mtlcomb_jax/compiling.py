@@ -20,7 +20,7 @@ with :data:`PROGRAM_OPTIONS` where the installed XLA accepts them (later XLA rel
 may remove the older emitters; the options are then dropped and everything still
 runs), and the whole-path programs, compiled once, keep XLA's defaults. Small steps
 between programs belong inside a program, not in eager operations. The options only
-name XLA:CPU settings; other backends ignore them.
+name XLA:CPU settings and are passed on the CPU backend only.
 """
 from __future__ import annotations
 
@@ -37,12 +37,16 @@ PROGRAM_OPTIONS = {"xla_cpu_use_fusion_emitters": False}
 
 @functools.cache
 def program_options() -> dict:
-    """:data:`PROGRAM_OPTIONS` if this JAX and XLA accept them, else ``{}``.
+    """:data:`PROGRAM_OPTIONS` if the default backend is the CPU and this JAX and XLA
+    accept them, else ``{}``.
 
-    Probed once per process by compiling a one-operation program with them: older JAX
-    has no ``compiler_options`` argument (TypeError) and an XLA without an option
-    rejects it when compiling (JaxRuntimeError, a RuntimeError).
+    They are XLA:CPU settings, measured there only: other backends compile with their
+    defaults. Probed once per process by compiling a one-operation program with them:
+    older JAX has no ``compiler_options`` argument (TypeError) and an XLA without an
+    option rejects it when compiling (JaxRuntimeError, a RuntimeError).
     """
+    if jax.default_backend() != "cpu":
+        return {}
     try:
         jax.jit(lambda x: x + 1, compiler_options=PROGRAM_OPTIONS).lower(np.float32(0)).compile()
     except (TypeError, ValueError, RuntimeError):

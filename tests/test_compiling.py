@@ -68,3 +68,22 @@ def test_wrapper_keeps_name_docstring_and_jit_attributes():
     assert _scaled_power._cache_size() >= 1
     with pytest.raises(AttributeError):
         _scaled_power.no_such_attribute
+
+
+def test_cpu_tuned_mechanisms_stay_on_the_cpu(monkeypatch):
+    """XLA:CPU's compiler options and the transpose barrier measured on XLA:CPU are not
+    applied on another backend (simulated: JAX's default backend reported as 'gpu')."""
+    import jax.numpy as jnp
+
+    from mtlcomb_jax import compiling, losses
+    product = jnp.ones((3, 5))
+    on_cpu = str(jax.make_jaxpr(losses.transposed)(product))
+    assert "optimization_barrier" in on_cpu
+    compiling.program_options.cache_clear()
+    monkeypatch.setattr(jax, "default_backend", lambda: "gpu")
+    try:
+        assert compiling.program_options() == {}
+        # a new function: the trace of the first is cached
+        assert "optimization_barrier" not in str(jax.make_jaxpr(lambda x: losses.transposed(x))(product))
+    finally:
+        compiling.program_options.cache_clear()
