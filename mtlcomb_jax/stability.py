@@ -49,6 +49,7 @@ class StabilityResult:
     n_lambdas_used : how many of the grid's largest lambdas the probabilities are taken over:
         the most that keep the bound within ``pfer`` (all of them with ``pfer=None``)
     n_subsamples : B
+    n_iter : (B, n_lambdas) iterations of each subsample's solve at each lambda
     """
     lambdas: np.ndarray
     frequencies: np.ndarray
@@ -59,6 +60,7 @@ class StabilityResult:
     n_subsamples: int
     feature_names: tuple = ()
     n_lambdas_used: int = 0
+    n_iter: np.ndarray | None = None
 
     @property
     def selected_names(self) -> tuple:
@@ -212,7 +214,8 @@ def stability_selection(data: MultiTaskData, *, n_subsamples=50, fraction=0.5, t
                       "threshold.", StabilityBoundWarning, stacklevel=2)
     return StabilityResult(lambdas=np.asarray(lambdas), frequencies=frequencies, probabilities=probabilities,
                            selected=selected, threshold=float(threshold), expected_false_selections=bound,
-                           n_subsamples=n_subsamples, feature_names=data.feature_names, n_lambdas_used=used)
+                           n_subsamples=n_subsamples, feature_names=data.feature_names, n_lambdas_used=used,
+                           n_iter=np.asarray(n_iter))
 
 
 def error_bounds(chosen, threshold):
