@@ -23,7 +23,8 @@ import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
 import mtlcomb_jax as mc  # noqa: E402
-from mtlcomb_jax.solver import _solve_jit, make_problem  # noqa: E402
+from mtlcomb_jax.objective import make_problem  # noqa: E402
+from mtlcomb_jax.solver import _solve_jit  # noqa: E402
 
 
 def median_seconds(fn, repeats):

@@ -167,14 +167,14 @@ def run_shared_cv(X, Y, lambdas, repeats, tol_ours, tol_peers, n_folds, p):
 def run_mixed(repeats, quick):
     import jaxopt
 
-    from mtlcomb_jax.solver import objective_value
+    from mtlcomb_jax.objective import objective_value
     from mtlcomb_jax.penalties import prox_l21
     from mtlcomb_jax.simulate import simulate_mixed_tasks
     n_each, p, n = (2, 40, 40) if quick else (10, 200, 100)
     Xs, ys, types, _ = simulate_mixed_tasks(n_each, n_each, p, 10, n, seed=0)
     data = mc.MultiTaskData.from_tasks(Xs, ys, types)
     lambdas = mc.lambda_grid(data, n_lambdas=20, lambda_min_ratio=0.01, intercept=False)
-    problem = mc.solver.make_problem(data, 0.0)
+    problem = mc.objective.make_problem(data, 0.0)
 
     def smooth(W, lam):
         return objective_value(problem._replace(lam=0.0), W, jax.numpy.zeros(data.n_tasks))

@@ -11,7 +11,8 @@ from .data import MultiTaskData
 from .path import PathResult, fit_path, lambda_grid, lambda_max
 from .prediction import decision_function, load_model, predict, save_model
 from .sharding import use_cpu_cores
-from .solver import ConvergenceWarning, SolveResult, solve
+from .options import ConvergenceWarning
+from .solver import SolveResult, solve
 from .stability import StabilityBoundWarning, StabilityResult, stability_selection
 from .tuning import TuningResult, tune_hyperparameters
 

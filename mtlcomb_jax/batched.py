@@ -6,7 +6,7 @@ that waste is large: on the 10-fold CV of the gene-expression benchmark, a fold 
 needs 1 iteration at a lambda often sits beside folds that need 50, and the next
 lambda reverses the roles, so every lambda costs 50 iterations for all folds.
 
-Here the loop runs over the batch explicitly (one vmapped :func:`~.solver.fista_step`
+Here the loop runs over the batch explicitly (one vmapped :func:`~.fista.fista_step`
 per iteration) until every problem has met its stopping rule at its lambda (or hit
 ``max_iter``). A problem that is done early records its result and then *works
 ahead*: it keeps iterating at its next lambda, from its solution, until the others
@@ -21,7 +21,8 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from .solver import FistaState, Problem, _stop_scale, fista_step, init_state, max_column_norms, null_start
+from .fista import FistaState, fista_step, init_state, stop_scale
+from .objective import Problem, max_column_norms, null_start
 
 
 class BatchResult(NamedTuple):
@@ -59,7 +60,7 @@ def solve_batch(problem: Problem, axes, W0, b0, z0, gamma0, tol, max_iter, next_
     steps; next_lam (K,) the lambdas to work ahead at, where ``work_ahead`` (K,) bool.
     Traceable (call it inside ``jit``).
     """
-    scale = jax.vmap(lambda p: _stop_scale(p, intercept, stop, W0.dtype), in_axes=(axes,))(problem)
+    scale = jax.vmap(lambda p: stop_scale(p, intercept, stop, W0.dtype), in_axes=(axes,))(problem)
     column_norms = jax.vmap(lambda p: max_column_norms(p.X, W0.shape[2]), in_axes=(axes,))(problem)
     step = jax.vmap(lambda s, p, c, norms: fista_step(s, p, tol, c, norms, intercept=intercept, stop=stop),
                     in_axes=(0, axes, 0, 0))

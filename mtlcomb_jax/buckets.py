@@ -37,7 +37,7 @@ def padded_size(size: int) -> int:
 
 
 def pad_problem(problem):
-    """The :class:`~.solver.Problem` with X, y and weights padded to their buckets (X (n, p)
+    """The :class:`~.objective.Problem` with X, y and weights padded to their buckets (X (n, p)
     or (T, n, p); y and weights (T, n)); the problem itself where it is traced, already in
     its buckets, or too large (:data:`MAX_PADDED_BYTES`). Results on the padded features
     are cut back with :func:`unpad_rows`."""

@@ -25,8 +25,8 @@ from .scaling import prepare_scaling, report_original
 from .sharding import spread_batch, to_device, to_host, vmap_per_device
 from .working_set import working_set_path
 from .path import PathResult, check_grid_args, check_lambdas, fit_path, log_grid, problem_grid, scan_path
-from .solver import (check_options, lambda_max_problem, make_problem, raise_if_overflowed,
-                     warn_if_not_converged)
+from .objective import lambda_max_problem, make_problem
+from .options import check_options, raise_if_overflowed, warn_if_not_converged
 
 
 # -- folds -----------------------------------------------------------------------------
@@ -320,7 +320,7 @@ def _fold_grids(problem, train_w, ratio, *, intercept, n_lambdas):
 def _fold_outputs(problem, test_w, fit, z, *, n_folds, with_full):
     """What the screened CV keeps per lambda, in one program: the first n_folds problems'
     held-out metrics from their solutions' predictors z (K, n_tasks, n_max), and
-    ``with_full`` problem n_folds's :class:`~mtlcomb_jax.solver.Fit`, the full data's
+    ``with_full`` problem n_folds's :class:`~mtlcomb_jax.fista.Fit`, the full data's
     path, without the batch axis and without W, which the loop keeps as rows (else None).
     Rows after those are padding (:func:`~mtlcomb_jax.sharding.spread_batch`)."""
     metrics = jax.vmap(predictor_metrics, in_axes=(None, 0, 0))(problem, test_w, z)
@@ -336,7 +336,7 @@ def _screened_cv(problem, train_w, test_w, grid, ratio, tol, max_iter, intercept
     data's weights, see :func:`fold_weights`), then maybe padding
     (:func:`~mtlcomb_jax.sharding.spread_batch`). The full data's path runs as one more
     problem of the batch, sharing the folds' compiled programs and working sets, and
-    comes back as its lambdas and a :class:`~mtlcomb_jax.solver.Fit` stacked over them
+    comes back as its lambdas and a :class:`~mtlcomb_jax.fista.Fit` stacked over them
     (else None), its W cut to the data's ``n_features`` (the problem's features may be
     padded, :mod:`.buckets`). ``mesh``: the rows' devices (:func:`~mtlcomb_jax.sharding.spread_batch`).
     """

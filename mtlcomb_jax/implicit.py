@@ -36,7 +36,8 @@ import jax.numpy as jnp
 from . import losses
 from .penalties import prox_l21, quadratic_penalty_grad
 from .precision import full_precision
-from .solver import objective_value, solve_problem
+from .fista import solve_problem
+from .objective import objective_value
 
 #: GMRES's Krylov size in the backward linear solve.
 BACKWARD_RESTART = 40

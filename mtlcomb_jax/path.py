@@ -24,9 +24,10 @@ from .progress import advance, progress_bar, tick
 from .working_set import working_set_path
 from . import validation
 from .penalties import row_norms
-from .solver import (Problem, SolveResult, backproject_stack, check_options, initial_point, lambda_max_problem,
-                     make_problem, null_intercepts, null_model, raise_if_overflowed, solve_problem,
-                     warn_if_not_converged)
+from .fista import solve_problem
+from .objective import Problem, backproject_stack, lambda_max_problem, make_problem, null_intercepts, null_model
+from .options import check_options, initial_point, raise_if_overflowed, warn_if_not_converged
+from .solver import SolveResult
 
 
 # -- lambda_max and the grid ------------------------------------------------------------
@@ -171,7 +172,7 @@ def scan_path(problem: Problem, lambdas, W0, b0, tol, max_iter, *, intercept, st
               progress=False):
     """Solve along ``lambdas`` (n_lambdas,) with warm starts; pure and traceable.
 
-    ``per_lambda(fit)``, if given, maps each lambda's :class:`~mtlcomb_jax.solver.Fit`
+    ``per_lambda(fit)``, if given, maps each lambda's :class:`~mtlcomb_jax.fista.Fit`
     to what the scan stacks (cross-validation keeps only test metrics, not W).
     The ``"relative"`` rule restarts the step size at 1 for every lambda, as the
     R package's path does; the certified rules carry it over. With ``progress``
@@ -261,7 +262,7 @@ def fit_path(data: MultiTaskData, lambdas=None, *, n_lambdas=20, lambda_min_rati
         KKT test (see :mod:`~mtlcomb_jax.working_set`); ``"auto"`` does so for the
         certified rules from ``n_features >= 5000`` in float64 and ``>= 10000`` in float32,
         where working sets are faster including their compilation
-        (:data:`~mtlcomb_jax.solver.AUTO_MIN_ROW_BYTES`). ``stop="relative"`` (the R
+        (:data:`~mtlcomb_jax.options.AUTO_MIN_ROW_BYTES`). ``stop="relative"`` (the R
         package's iterates) never screens under ``"auto"``.
     standardize : fit on features scaled to weighted mean 0 and standard deviation 1,
         as glmnet does, and report W and intercepts on the original scale

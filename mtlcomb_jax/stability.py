@@ -15,7 +15,6 @@ import dataclasses
 import warnings
 from functools import partial
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -28,7 +27,8 @@ from .scaling import prepare_scaling
 from .sharding import spread_batch, to_device, to_host, vmap_per_device
 from . import validation
 from .cv import stratified_groups
-from .solver import check_options, make_problem, raise_if_overflowed, warn_if_not_converged
+from .objective import make_problem
+from .options import check_options, raise_if_overflowed, warn_if_not_converged
 
 
 @dataclasses.dataclass(frozen=True)

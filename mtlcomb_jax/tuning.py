@@ -17,6 +17,7 @@ takes the steps, and each fold's solve is warm-started from its previous one.
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from functools import partial
 
 import jax
@@ -31,7 +32,8 @@ from .path import lambda_grid
 from .scaling import prepare_scaling
 from .implicit import differentiable_solve_problem
 from . import validation
-from .solver import check_hyperparameters, check_options, make_problem
+from .objective import make_problem
+from .options import ConvergenceWarning, check_hyperparameters, check_options
 
 HYPERPARAMETERS = ("lam", "similarity", "ridge")
 
@@ -145,9 +147,6 @@ def tune_hyperparameters(data: MultiTaskData, *, tune=HYPERPARAMETERS, lam=None,
             log_params, fixed, problem, train_w, test_w, W, b, tol, max_iter, tuned=tuned,
             intercept=bool(intercept), stop=stop)
         if not bool(np.all(converged)):
-            import warnings
-
-            from .solver import ConvergenceWarning
             warnings.warn("tune_hyperparameters: a fold's solve did not converge; its hypergradient is "
                           "inexact. Raise max_iter or loosen tol.", ConvergenceWarning, stacklevel=2)
         current = dict(start, **{name: float(np.exp(log_params[i])) for i, name in enumerate(tuned)})

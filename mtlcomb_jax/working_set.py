@@ -60,8 +60,9 @@ from . import losses
 from .penalties import row_norms
 from .batched import BatchResult, solve_batch
 from .sharding import BATCH, run_per_device, to_host
-from .solver import (Fit, Problem, _derivatives, gradients_and_dual_point, kkt_residual, max_column_norms,
-                     objective_value, profiles_intercepts, scaled_dual_value)
+from .fista import Fit, profiles_intercepts
+from .objective import (Problem, gradients_and_dual_point, kkt_residual, loss_derivatives, max_column_norms,
+                        objective_value, scaled_dual_value)
 
 MIN_BUCKET = 64
 #: On wide problems the smallest bucket is the largest power of two <= n_features /
@@ -149,7 +150,7 @@ def scatter_columns(W_S, columns, valid, *, n_features):
 class DualPoint(NamedTuple):
     """A dual point's ingredients, reusable at another lambda (arrays over K problems).
 
-    Its dual value at any lambda is :func:`~mtlcomb_jax.solver.scaled_dual_value`: nothing in
+    Its dual value at any lambda is :func:`~mtlcomb_jax.objective.scaled_dual_value`: nothing in
     it depends on lambda.
     """
     V: jax.Array         # (K, T, n_max) loss derivatives (zero-sum corrected with an intercept)
@@ -172,7 +173,7 @@ def _best_point(values, points):
 
 
 def _check_one(problem: Problem, W, b, z, in_set, loop: DualPoint, previous: DualPoint, column_norms, intercept):
-    V = _derivatives(problem, z)
+    V = loss_derivatives(problem, z)
     checked = gradients_and_dual_point(problem, V, W, intercept, extra=(loop.V,), column_norms=column_norms)
     grad_W, grad_b, (XV_loop,) = checked.grad_W, checked.grad_b, checked.extra
     # A feature outside the working set must satisfy both the optimality test on the
@@ -210,7 +211,7 @@ def full_check(problem: Problem, W, b, z, in_set, loop: DualPoint, previous: Dua
     ``in_set`` (K, p) marks the working sets the solutions came from, ``loop`` holds the
     restricted solves' best dual points and ``previous`` the last lambda's points
     (:func:`no_dual_point` for none). With ``column_norms`` (n_tasks,)
-    (:func:`~mtlcomb_jax.solver.max_column_norms` of X), the solutions' own dual points are
+    (:func:`~mtlcomb_jax.objective.max_column_norms` of X), the solutions' own dual points are
     rated by bounds on their rows, not by a second backward column: tight when their
     intercepts are optimal (the certified rules profile them).
 
@@ -516,7 +517,7 @@ def working_set_path(problem: Problem, lambdas, W0, b0, tol, max_iter, *, interc
     z = predictors(problem, W, b)
     start = _Start(W=W, b=b, z=z, gamma=jnp.ones((n_problems,), dtype))
     ahead_iter = np.zeros(n_problems, dtype=np.int64)
-    # The certified rules keep every point's intercepts optimal (solver.profile_intercepts),
+    # The certified rules keep every point's intercepts optimal (objective.profile_intercepts),
     # so the checks can bound their dual points' rows instead of computing them.
     column_norms = _max_column_norms(problem.X, n_tasks=W0.shape[2]) if profiles_intercepts(intercept, stop) else None
     start_check = full_check(problem._replace(lam=jnp.asarray(lambda_start, dtype)), W, b, z,

@@ -10,7 +10,8 @@ import mtlcomb_jax as mc
 from conftest import simulate
 from mtlcomb_jax.batched import solve_batch
 from mtlcomb_jax.cv import fold_weights, make_folds
-from mtlcomb_jax.solver import make_problem, objective_value, run_fista
+from mtlcomb_jax.fista import run_fista
+from mtlcomb_jax.objective import make_problem, objective_value
 from mtlcomb_jax.working_set import _BATCH_AXES
 
 

@@ -174,7 +174,7 @@ def test_profiled_intercepts_are_optimal_for_the_given_W():
     (least squares in one step, logistic quadratically: in the loop each start is the
     last point's optimum, a short way off; here 2 units), and the data loss goes down."""
     from mtlcomb_jax import losses
-    from mtlcomb_jax.solver import make_problem, profile_intercepts
+    from mtlcomb_jax.objective import make_problem, profile_intercepts
     Xs, ys, types, W_true = simulate(n_tasks=4, n_cls=2)
     data = mc.MultiTaskData.from_tasks(Xs, ys, types)
     problem = make_problem(data, 0.1)
@@ -202,13 +202,13 @@ def test_the_loops_dual_bound_covers_the_exact_dual_point():
     tight, so the loop's dual value is a valid lower bound on F* and not a loose one."""
     from mtlcomb_jax import losses
     from mtlcomb_jax.penalties import row_norms
-    from mtlcomb_jax.solver import (_stop_scale, fista_step, init_state, make_problem, max_column_norms,
-                                    scaled_dual_value)
+    from mtlcomb_jax.fista import fista_step, init_state, stop_scale
+    from mtlcomb_jax.objective import make_problem, max_column_norms, scaled_dual_value
     Xs, ys, types, W_true = simulate(n_tasks=4, n_cls=2)
     data = mc.MultiTaskData.from_tasks(Xs, ys, types)
     problem = make_problem(data, 0.05)                 # no quadratic terms: grad Q = 0
     state = init_state(problem, jnp.zeros(W_true.shape), jnp.zeros(4), 1.0)
-    scale = _stop_scale(problem, True, "gap", state.W.dtype)
+    scale = stop_scale(problem, True, "gap", state.W.dtype)
     norms = max_column_norms(problem.X, 4)
     for _ in range(6):
         state = fista_step(state, problem, 1e-12, scale, norms, intercept=True, stop="gap")
@@ -224,7 +224,8 @@ def test_float32_step_lengthens_again_near_a_solution():
     # sufficient-decrease test's rounding slack (16 eps |F|). The search must still start
     # from longer steps there, or the step stays at the largest curvature it met (session
     # 6: gamma stuck at 16 where 8 was accepted on the gene-expression CV's tail).
-    from mtlcomb_jax.solver import make_problem, run_fista
+    from mtlcomb_jax.fista import run_fista
+    from mtlcomb_jax.objective import make_problem
     Xs, ys, types, _ = simulate(n_tasks=6, n=80, p=60, seed=3)
     data = mc.MultiTaskData.from_tasks([x.astype(np.float32) for x in Xs], [y.astype(np.float32) for y in ys],
                                        types)

@@ -8,7 +8,7 @@ import jax.numpy as jnp
 
 import mtlcomb_jax as mc
 from mtlcomb_jax import working_set
-from mtlcomb_jax.solver import use_working_sets
+from mtlcomb_jax.options import use_working_sets
 from mtlcomb_jax.simulate import simulate_mixed_tasks
 from mtlcomb_jax.working_set import (FINE_BUCKETS_FROM, MIN_BUCKET, _padded_columns, bucket_size, grown_sets,
                                      initial_sets, smallest_bucket)
@@ -173,7 +173,7 @@ def test_auto_screening_rules():
 
 
 def test_squeeze_needs_exactly_one_problem(wide):
-    problem = mc.solver.make_problem(wide, 0.0)
+    problem = mc.objective.make_problem(wide, 0.0)
     K, p, T = 2, wide.n_features, wide.n_tasks
     batch = problem._replace(weights=jnp.stack([problem.weights] * K), lam=jnp.zeros((K,)))
     with pytest.raises(ValueError, match="squeeze=True .* needs one problem, not 2"):
