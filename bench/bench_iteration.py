@@ -76,7 +76,8 @@ def main():
     rows = [bench_shape(*shape, dtype, n_iter, repeats) for shape in shapes for dtype in (np.float32, np.float64)]
     print(f"# {platform.processor() or platform.machine()}, jax {jax.__version__}, "
           f"{jax.device_count()} {jax.devices()[0].platform} device(s); median of {repeats} runs")
-    print(f"{'T':>3} {'n':>5} {'p':>6} {'dtype':>8} {'compile s':>10} {'ms/iter':>9} {'ms/2 products':>14} {'ratio':>6}")
+    print(f"{'T':>3} {'n':>5} {'p':>6} {'dtype':>8} {'compile s':>10} {'ms/iter':>9} {'ms/2 products':>14} "
+          f"{'ratio':>6}")
     for r in rows:
         print(f"{r['n_tasks']:>3} {r['n']:>5} {r['p']:>6} {r['dtype']:>8} {r['compile_s']:>10.2f} "
               f"{1e3 * r['seconds_per_iteration']:>9.3f} {1e3 * r['seconds_two_products']:>14.3f} {r['ratio']:>6.2f}")

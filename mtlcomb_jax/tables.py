@@ -80,7 +80,8 @@ def _feature_columns(df, reserved, feature_cols, source, left_out=(), hint=""):
     non_numeric = [c for c in cols if not (is_numeric_dtype(df[c]) or is_bool_dtype(df[c]))]
     if non_numeric:
         raise ValueError(f"columns {non_numeric[:5]} of {source} are not numeric; encode them as numbers, leave "
-                         f"them out with --exclude (an identifier: --id-col), or list the feature columns to use{hint}.")
+                         "them out with --exclude (an identifier: --id-col), or list the feature columns to "
+                         f"use{hint}.")
     if not cols:
         raise ValueError(f"{source} has no feature columns besides {sorted(map(str, reserved))}.")
     return cols

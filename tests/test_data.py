@@ -72,15 +72,20 @@ def _good():
 
 
 @pytest.mark.parametrize("mutate, message", [
-    (lambda Xs, ys, tt: Xs[1].__setitem__((2, 1), np.nan), r"Xs\[1\] \(task 'task1'\) contains NaN or inf \(first at row 2, column 1\)"),
+    (lambda Xs, ys, tt: Xs[1].__setitem__((2, 1), np.nan),
+     r"Xs\[1\] \(task 'task1'\) contains NaN or inf \(first at row 2, column 1\)"),
     (lambda Xs, ys, tt: Xs[0].__setitem__((0, 0), np.inf), r"Xs\[0\] \(task 'task0'\) contains NaN or inf"),
-    (lambda Xs, ys, tt: ys[0].__setitem__(3, np.nan), r"ys\[0\] \(task 'task0'\) has 1 missing value\(s\) \(first at position 3\)"),
+    (lambda Xs, ys, tt: ys[0].__setitem__(3, np.nan),
+     r"ys\[0\] \(task 'task0'\) has 1 missing value\(s\) \(first at position 3\)"),
     (lambda Xs, ys, tt: Xs.__setitem__(1, Xs[1][:, :2]), r"Xs\[1\] \(task 'task1'\) has 2 features but Xs\[0\] has 3"),
-    (lambda Xs, ys, tt: ys.__setitem__(1, np.array([0, 1, 2, 0, 1, 2, 0, 1])), r"ys\[1\] \(task 'task1'\) is a classification task but has 3 distinct labels"),
-    (lambda Xs, ys, tt: ys.__setitem__(1, np.ones(8)), r"ys\[1\] \(task 'task1'\) is a classification task but has 1 distinct labels"),
+    (lambda Xs, ys, tt: ys.__setitem__(1, np.array([0, 1, 2, 0, 1, 2, 0, 1])),
+     r"ys\[1\] \(task 'task1'\) is a classification task but has 3 distinct labels"),
+    (lambda Xs, ys, tt: ys.__setitem__(1, np.ones(8)),
+     r"ys\[1\] \(task 'task1'\) is a classification task but has 1 distinct labels"),
     (lambda Xs, ys, tt: Xs.__setitem__(0, np.zeros((0, 3))), r"task 'task0' is empty"),
     (lambda Xs, ys, tt: ys.__setitem__(0, ys[0][:5]), r"ys\[0\] \(task 'task0'\) has 5 values but its X has 8 rows"),
-    (lambda Xs, ys, tt: tt.__setitem__(1, "survival"), r"task_types\[1\] \(task 'task1'\) is 'survival', an unknown task type"),
+    (lambda Xs, ys, tt: tt.__setitem__(1, "survival"),
+     r"task_types\[1\] \(task 'task1'\) is 'survival', an unknown task type"),
     (lambda Xs, ys, tt: tt.pop(), r"task_types has 1 entries but there are 2 tasks"),
     (lambda Xs, ys, tt: ys.pop(), r"Xs has 2 tasks but ys has 1"),
 ])

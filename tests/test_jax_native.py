@@ -63,7 +63,8 @@ def test_gradient_in_the_data_matches_finite_differences(mixed, field):
     fd = float(_central_difference(f, base, direction))
     assert abs(directional - fd) <= 1e-4 * abs(fd)
     if field != "weights":   # padding samples have weight 0, so X and y there carry no gradient
-        assert float(jnp.abs(grad * (1 - np.asarray(data.mask).reshape(direction.shape[:2] + (1,) * (base.ndim - 2)))).max()) == 0.0
+        padding = 1 - np.asarray(data.mask).reshape(direction.shape[:2] + (1,) * (base.ndim - 2))
+        assert float(jnp.abs(grad * padding).max()) == 0.0
 
 
 def test_float32_gradients_agree_with_float64_and_stop_at_float32s_tolerance():
@@ -142,7 +143,7 @@ def test_new_values_do_not_recompile_a_differentiated_solve(mixed):
     @jax.jit
     def g(lam, ridge):
         traces.append(1)
-        return jax.grad(lambda l: _readout(mc.solve(data, l, ridge=ridge), R, r))(lam)
+        return jax.grad(lambda v: _readout(mc.solve(data, v, ridge=ridge), R, r))(lam)
 
     g(0.05, 0.01).block_until_ready()
     size = _solve_jit._cache_size()

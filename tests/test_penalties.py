@@ -29,7 +29,7 @@ def test_prox_matches_numpy_loop(W, thr):
 @settings(max_examples=100, deadline=None)
 @given(matrices, matrices, thresholds)
 def test_prox_is_non_expansive(A, B, thr):
-    rows = min(A.shape[0], B.shape[0]); cols = min(A.shape[1], B.shape[1])
+    rows, cols = min(A.shape[0], B.shape[0]), min(A.shape[1], B.shape[1])
     A, B = A[:rows, :cols], B[:rows, :cols]
     dist = np.linalg.norm(np.asarray(prox_l21(jnp.asarray(A), thr) - prox_l21(jnp.asarray(B), thr)))
     assert dist <= np.linalg.norm(A - B) + 1e-9

@@ -76,15 +76,18 @@ def test_shared_design_with_scaled_outcomes_equals_scale_fit_unscale(weighted):
 def test_standardised_selection_does_not_depend_on_feature_units():
     X, Y, types, _ = simulate(n_tasks=4, p=15, shared=True)
     units = np.geomspace(1e-3, 1e3, 15)
-    fit = lambda X: mc.fit_path(mc.MultiTaskData.from_outcomes(X, Y, types), n_lambdas=8, standardize=True,
-                                **TIGHT)
+    def fit(X):
+        return mc.fit_path(mc.MultiTaskData.from_outcomes(X, Y, types), n_lambdas=8, standardize=True, **TIGHT)
+
     plain, rescaled = fit(X), fit(X * units)
     np.testing.assert_allclose(plain.lambdas, rescaled.lambdas, rtol=1e-8)
     np.testing.assert_array_equal(plain.n_selected(), rescaled.n_selected())
     np.testing.assert_allclose(np.asarray(rescaled.W) * units[:, None], np.asarray(plain.W), atol=1e-7)
     # unstandardised, the units decide the order in which features enter
     raw = mc.fit_path(mc.MultiTaskData.from_outcomes(X * units, Y, types), n_lambdas=8, **TIGHT)
-    first = lambda path: set(np.flatnonzero(np.any(np.asarray(path.W)[2] != 0, axis=1)))
+    def first(path):
+        return set(np.flatnonzero(np.any(np.asarray(path.W)[2] != 0, axis=1)))
+
     assert first(raw) != first(plain)
 
 
