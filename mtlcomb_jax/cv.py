@@ -45,16 +45,43 @@ def make_folds(data: MultiTaskData, n_folds=10, *, stratify=True, seed=0):
     is_cls = np.asarray(data.is_classification)
     folds = np.full(y.shape, -1, dtype=np.int64)
     if data.shared_design:
-        stratified = [t for t in range(data.n_tasks) if is_cls[t]] if stratify else []
-        names = [data.task_names[t] for t in stratified]
-        folds[:] = _split(y[stratified].T, n_folds, rng, names, "the shared design")
-        return folds
+        labels, names = shared_strata(data, stratify)
+        folds[:] = _split(labels, n_folds, rng, names, "the shared design")
+        # a sample missing an outcome is in no fold of that outcome (weight 0 there anyway)
+        return np.where(mask, folds, -1)
     for t in range(data.n_tasks):
         n_t = int(mask[t].sum())
         labels = y[t, :n_t, None] if stratify and is_cls[t] else np.zeros((n_t, 0))
         names = [data.task_names[t]] if labels.shape[1] else []
         folds[t, :n_t] = _split(labels, n_folds, rng, names, f"task {data.task_names[t]!r}")
     return folds
+
+
+def shared_strata(data: MultiTaskData, stratify=True):
+    """(labels (n_samples, c) of -1/+1, names of the classification outcomes behind the first
+    columns): what a shared design's folds and subsamples are stratified on.
+
+    A classification outcome observed on every sample gives its labels; one with missing
+    values gives two columns (is positive, is negative), so that its classes and its
+    missing samples are all spread; a regression outcome with missing values gives one
+    (is observed), so that its observed samples reach every fold. Without ``stratify``
+    only the observed-columns remain.
+    """
+    y, mask = np.asarray(data.y), np.asarray(data.mask)
+    is_cls = np.asarray(data.is_classification)
+    columns, names, observed = [], [], []
+    for t in range(data.n_tasks):
+        if is_cls[t] and stratify:
+            if mask[t].all():
+                columns.append(y[t])
+                names.append(data.task_names[t])
+            else:
+                columns += [np.where(y[t] > 0, 1.0, -1.0), np.where(mask[t] & (y[t] < 0), 1.0, -1.0)]
+                names += [data.task_names[t]] * 2
+        elif not mask[t].all():
+            observed.append(np.where(mask[t], 1.0, -1.0))
+    columns += observed
+    return (np.stack(columns, axis=1) if columns else np.zeros((y.shape[1], 0))), names
 
 
 def _check_n_folds(n_folds):
@@ -157,6 +184,13 @@ def folds_from_user(data: MultiTaskData, folds):
                          "int array of fold ids per task.")
     for t, ids in enumerate(folds):
         ids = np.asarray(ids)
+        if data.shared_design:
+            # one id per row; a row missing this outcome is in none of its folds
+            if ids.shape != mask[t].shape or not np.issubdtype(ids.dtype, np.integer) or np.any(ids < 0):
+                raise ValueError(f"folds[{t}] must hold one non-negative integer fold id (0-based) per sample of "
+                                 f"the shared design, shape {mask[t].shape}; got shape {ids.shape}.")
+            out[t] = np.where(mask[t], ids, -1)
+            continue
         n_t = int(mask[t].sum())
         if ids.shape != (n_t,):
             raise ValueError(f"folds[{t}] has shape {ids.shape} but task {data.task_names[t]!r} has {n_t} "
@@ -179,8 +213,10 @@ def check_folds_usable(data: MultiTaskData, folds):
         for k in range(n_folds):
             test = folds[t] == k
             if not test.any():
-                raise ValueError(f"fold {k} has no samples of task {data.task_names[t]!r}; every task "
-                                 "needs test samples in every fold (fold ids 0 to n_folds - 1). Use fewer folds.")
+                observed = int((folds[t] >= 0).sum())
+                raise ValueError(f"fold {k} has no samples of task {data.task_names[t]!r} ({observed} samples "
+                                 "have a value of it); every task needs test samples in every fold (fold ids 0 "
+                                 f"to n_folds - 1). Use at most {observed} folds, or drop that outcome.")
             if data.task_types[t] == "classification":
                 train_labels = y[t][(folds[t] >= 0) & ~test]
                 if np.unique(train_labels).size < 2:

@@ -26,7 +26,7 @@ from .progress import progress_bar
 from .scaling import prepare_scaling
 from .sharding import spread_batch, to_device, to_host, vmap_per_device
 from . import validation
-from .cv import stratified_groups
+from .cv import shared_strata, stratified_groups
 from .objective import make_problem
 from .options import check_options, raise_if_overflowed, warn_if_not_converged
 
@@ -97,16 +97,23 @@ def subsample_weights(data: MultiTaskData, n_subsamples, fraction=0.5, *, strati
         return stratified_groups(labels, np.array([fraction, 1.0 - fraction]), rng) == 0
 
     stratified = [t for t in range(data.n_tasks) if is_cls[t]] if stratify else []
+    strata = shared_strata(data, stratify)[0] if data.shared_design else None
     for b in range(n_subsamples):
         if data.shared_design:
             # one subsample for all outcomes, stratified on every classification outcome jointly
-            keep[b, :, :] = draw(y[stratified].T)
+            # (and on which samples have each outcome, when some are missing)
+            keep[b, :, :] = draw(strata)
         else:
             for t in range(data.n_tasks):
                 n_t = int(mask[t].sum())
                 keep[b, t, :n_t] = draw(y[t, :n_t, None] if t in stratified else np.zeros((n_t, 0)))
     weights = np.where(keep, np.asarray(data.weights)[None], 0.0)
-    return (weights / weights.sum(axis=2, keepdims=True)).astype(data.X.dtype)
+    totals = weights.sum(axis=2, keepdims=True)
+    if np.any(totals <= 0):
+        b, t = np.argwhere(totals[:, :, 0] <= 0)[0]
+        raise ValueError(f"subsample {b} keeps no sample of task {data.task_names[t]!r} with positive weight (it has "
+                         f"{int(np.asarray(data.mask)[t].sum())} samples); raise fraction or drop that outcome.")
+    return (weights / totals).astype(data.X.dtype)
 
 
 @partial(jit, static_argnames=("intercept", "stop", "progress", "mesh"))

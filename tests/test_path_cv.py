@@ -249,3 +249,42 @@ def test_cv_warns_when_its_optimum_is_the_grids_smallest_lambda():
         warnings.simplefilter("error", mc.GridEdgeWarning)
         full = mc.cross_validate(data, n_folds=3, n_lambdas=12, lambda_min_ratio=1e-3)
     assert full.lambda_regression_min > full.lambdas[-1] and full.lambda_classification_min > full.lambdas[-1]
+
+
+def _with_missing_outcomes():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(40, 6))
+    Y = np.column_stack([X[:, 0] + rng.normal(size=40), X[:, 1] + rng.normal(size=40), (X[:, 2] > 0).astype(float)])
+    Y[4:, 1] = np.nan                    # a marker measured on 4 patients
+    Y[[1, 5, 9], 2] = np.nan             # a diagnosis missing for 3
+    return mc.MultiTaskData.from_outcomes(X, Y, ["regression", "regression", "classification"],
+                                          missing_outcomes="drop")
+
+
+def test_folds_of_a_shared_design_spread_each_outcomes_observed_samples():
+    data = _with_missing_outcomes()
+    folds = mc.make_folds(data, 4, seed=1)
+    mask = np.asarray(data.mask)
+    assert np.all((folds >= 0) == mask)                    # every observed sample in a fold, no missing one
+    assert np.bincount(folds[1][mask[1]]).tolist() == [1, 1, 1, 1]
+    y = np.asarray(data.y)[2]
+    for label in (-1.0, 1.0):                              # both classes of the diagnosis in every fold
+        assert np.bincount(folds[2][mask[2] & (y == label)], minlength=4).min() >= 4
+    cv = mc.cross_validate(data, n_folds=4, n_lambdas=5)
+    assert np.all(np.isfinite(cv.task_metric))
+    with pytest.raises(ValueError, match="fold 0 has no samples of task 'task1' \\(4 samples have a value"):
+        mc.cross_validate(data, n_folds=10, n_lambdas=5)
+    # user folds for a shared design: one id per row, the rows missing an outcome in none of its folds
+    user = np.arange(40) % 4
+    cv_user = mc.cross_validate(data, folds=user, n_lambdas=5)
+    assert np.all(cv_user.folds[1][~mask[1]] == -1) and cv_user.folds[0].tolist() == user.tolist()
+
+
+def test_subsamples_of_a_shared_design_keep_every_outcome():
+    from mtlcomb_jax.stability import subsample_weights
+    data = _with_missing_outcomes()
+    w = subsample_weights(data, 10, 0.5, seed=0)
+    np.testing.assert_allclose(w.sum(axis=2), 1.0)
+    assert np.all(w[:, np.asarray(~data.mask)] == 0)
+    with pytest.raises(ValueError, match="keeps no sample of task 'task1'"):
+        subsample_weights(data, 10, 0.1, seed=0)
