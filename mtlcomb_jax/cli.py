@@ -342,7 +342,8 @@ def _bench(args):
 
 # -- parser ----------------------------------------------------------------------------------------
 def _add_data_arguments(parser):
-    parser.add_argument("data", nargs="+", help="one long-format file (with --task-col) or one file per task "
+    parser.add_argument("data", nargs="+", help="one table whose outcome columns --target-col lists, one "
+                                                "long-format file (with --task-col), or one file per task "
                                                 "(.csv, .tsv or .parquet)")
     parser.add_argument("--target-col", required=True,
                         help="the outcome column(s): several, comma-separated, for one table whose outcomes "

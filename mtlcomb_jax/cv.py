@@ -31,7 +31,7 @@ from .options import check_options, raise_if_overflowed, warn_if_not_converged
 
 # -- folds -----------------------------------------------------------------------------
 def make_folds(data: MultiTaskData, n_folds=10, *, stratify=True, seed=0):
-    """(n_tasks, n_max) int fold ids, -1 on padding.
+    """(n_tasks, n_max) int fold ids, -1 on padding and where a sample lacks that outcome.
 
     Each task is split on its own (classification tasks stratified by class when
     ``stratify``); a shared design (``from_outcomes``) is split once for all outcomes,
@@ -186,9 +186,10 @@ def folds_from_user(data: MultiTaskData, folds):
         ids = np.asarray(ids)
         if data.shared_design:
             # one id per row; a row missing this outcome is in none of its folds
-            if ids.shape != mask[t].shape or not np.issubdtype(ids.dtype, np.integer) or np.any(ids < 0):
+            if ids.shape != mask[t].shape or not np.issubdtype(ids.dtype, np.integer) or np.any(ids[mask[t]] < 0):
                 raise ValueError(f"folds[{t}] must hold one non-negative integer fold id (0-based) per sample of "
-                                 f"the shared design, shape {mask[t].shape}; got shape {ids.shape}.")
+                                 f"the shared design, shape {mask[t].shape} (-1 where the sample lacks that "
+                                 f"outcome, as make_folds gives); got shape {ids.shape}.")
             out[t] = np.where(mask[t], ids, -1)
             continue
         n_t = int(mask[t].sum())
@@ -415,7 +416,7 @@ class CVResult:
     deviance : (n_folds, n_lambdas) held-out value of the objective's data term
     task_metric : (n_folds, n_lambdas, n_tasks) test MSE (regression) or AUC (classification)
     n_iter, converged : (n_folds, n_lambdas)
-    folds : (n_tasks, n_max) fold id of each sample, -1 on padding
+    folds : (n_tasks, n_max) fold id of each sample, -1 on padding and missing outcomes
     is_classification : (n_tasks,) bool
     path : the full data's :class:`~mtlcomb_jax.path.PathResult` over its own grid, when
         ``cross_validate(..., return_path=True)``; else None
@@ -612,18 +613,33 @@ def cross_validate(data: MultiTaskData, *, n_folds=10, folds=None, stratify=True
     return result
 
 
+def _still_improving(values, larger_is_better):
+    """Whether the mean score (values (n_folds, n_lambdas)) still improves into the grid's
+    last lambda by more than a tenth of a standard error: a plateau at the edge, where the
+    least penalised fits are as good as each other, is not an optimum beyond the grid."""
+    last, before = values[:, -1], values[:, -2]
+    keep = np.isfinite(last) & np.isfinite(before)
+    if keep.sum() < 2:
+        return True
+    gain = (last[keep] - before[keep]).mean() * (1 if larger_is_better else -1)
+    se = last[keep].std(ddof=1) / np.sqrt(keep.sum())
+    return gain > 0.1 * se
+
+
 class GridEdgeWarning(UserWarning):
     """The CV optimum is the grid's smallest lambda: the best lambda may lie beyond the grid."""
 
 
 def warn_if_at_grid_edge(cv: CVResult, *, given_grid=False):
     """Warn when a selection rule's optimum (the regression MSE's or the classification
-    AUC's) is the smallest lambda of the grid, where a smaller lambda may do better still;
-    the message says how to extend the grid (what a glmnet user checks on the CV plot)."""
+    AUC's) is the smallest lambda of the grid and the score still improves into it, where a
+    smaller lambda may do better still; the message says how to extend the grid (what a
+    glmnet user checks on the CV plot)."""
     last = cv.lambdas.size - 1
     at_edge = [what for what, values, larger in (("regression MSE", cv.mse, False),
                                                  ("classification AUC", cv.auc, True))
-               if values is not None and last > 0 and cv._index_min(values, False, larger) == last]
+               if values is not None and last > 0 and cv._index_min(values, False, larger) == last
+               and _still_improving(values, larger)]
     if not at_edge:
         return
     how = ("pass explicit lambdas that continue below it" if given_grid else

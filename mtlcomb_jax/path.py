@@ -31,8 +31,10 @@ from .solver import SolveResult
 
 
 # -- lambda_max and the grid ------------------------------------------------------------
-def lambda_max(data: MultiTaskData, *, intercept=True, loss_weighting="mtlcomb"):
-    """The smallest lambda whose solution is all zero.
+def lambda_max(data: MultiTaskData, *, intercept=True, loss_weighting="mtlcomb", standardize=False,
+               scale_outcomes=False):
+    """The smallest lambda whose solution is all zero (of the standardised problem with
+    ``standardize`` or ``scale_outcomes``, as the fits with those arguments solve it).
 
     .. math:: \\lambda_{max} = \\max_j \\| [\\nabla_{w_t} L(0, b_0)]_{j,t} \\|_2
 
@@ -41,6 +43,7 @@ def lambda_max(data: MultiTaskData, *, intercept=True, loss_weighting="mtlcomb")
     The similarity and ridge terms have zero gradient at W = 0 and do not enter.
     """
     options = check_options(data, intercept=intercept, loss_weighting=loss_weighting)
+    data, _ = prepare_scaling(data, standardize, scale_outcomes, options.intercept)
     problem = make_problem(data, 0.0, loss_weighting=options.loss_weighting)
     return float(_lambda_max_jit(problem, intercept=options.intercept))
 

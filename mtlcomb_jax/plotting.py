@@ -25,10 +25,6 @@ def _task_labels(names, n_tasks):
     return list(names) if names else [f"task {t}" for t in range(n_tasks)]
 
 
-def _own_figure(ax):
-    return ax is None
-
-
 def _margin_labels(ax, x, ys, labels, fontsize=7):
     """Name curves in the axes' right margin: each label at its curve's height at ``x`` where
     there is room, pushed apart just enough that no two overlap, and joined to its point
@@ -78,7 +74,7 @@ def plot_path(path, *, selected_lambda=None, n_labels=10, ax=None):
     """
     lambdas = np.asarray(path.lambdas)
     norms = np.linalg.norm(np.asarray(path.W), axis=2)            # (n_lambdas, n_features)
-    own = _own_figure(ax)
+    own = ax is None
     fig, ax = _axes(ax, (7.5, 4.5))
     log_lam = np.log10(lambdas)
     active = np.flatnonzero(norms.max(axis=0) > 0)
@@ -180,7 +176,7 @@ def plot_stability(result, *, ax=None, n_labels=10):
     margin), the rest in grey; the threshold is a dashed line, and the lambdas beyond
     those the probabilities are taken over (``result.n_lambdas_used``) are shaded.
     """
-    own = _own_figure(ax)
+    own = ax is None
     fig, ax = _axes(ax, (7.5, 4.5))
     log_lam = np.log10(result.lambdas)
     stable = set(int(j) for j in result.selected)
@@ -191,10 +187,10 @@ def plot_stability(result, *, ax=None, n_labels=10):
     for j in result.selected:
         ax.plot(log_lam, result.frequencies[:, j], lw=1.4)
     ax.axhline(result.threshold, color="k", ls="--", lw=1, label=f"threshold {result.threshold:g}")
-    used = int(getattr(result, "n_lambdas_used", 0) or len(log_lam))
+    used = getattr(result, "n_lambdas_used", None) or len(log_lam)
     if used < len(log_lam):
         ax.axvspan(log_lam[used - 1], log_lam[-1], color="0.9", zorder=0,
-                   label=f"beyond the bound (E[false] <= {result.expected_false_selections:.2g})")
+                   label=f"not used: bound above pfer (used: E[false] <= {result.expected_false_selections:.2g})")
     ax.set_ylim(-0.02, 1.02)
     ax.set_xlabel("log10 lambda")
     ax.set_ylabel("selection frequency")

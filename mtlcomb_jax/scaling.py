@@ -16,20 +16,24 @@ early, one in small units late.
   alike in the joint penalty and in the CV's mean MSE.
 * Without an intercept nothing is centred (features and outcomes are scaled by
   their weighted root mean square), as in glmnet.
-* A constant feature keeps scale 1 (centred, it is all zero and never selected).
+* With an intercept a constant feature keeps scale 1 (centred, it is all zero and
+  never selected); without one it is scaled by its root mean square like the others.
 
 The penalties (lambda, similarity, ridge), the objective, ``dual_gap`` and
 ``kkt_residual`` refer to the standardised problem; the CV's metrics are computed
-on it too (test AUC and deviance do not change; the test MSE does only with
-``scale_outcomes``). The scaling is estimated once, on the data passed in; a
-cross-validation does not re-estimate it per fold (glmnet's ``cv.glmnet`` does),
-which lets every fold share one design.
+on it too (test AUC does not change; test MSE and deviance change only with
+``scale_outcomes``). ``lambda_max`` and ``lambda_grid`` take the same two
+arguments. The scaling is estimated once, on the data passed in; a cross-validation
+does not re-estimate it per fold (glmnet's ``cv.glmnet`` does), which lets every fold
+share one design. The :class:`Scaling` on a result holds float64 NumPy arrays (leaves
+of its pytree: a result passed through ``jit`` carries them in the default float dtype).
 """
 from __future__ import annotations
 
 import dataclasses
 from typing import Any, NamedTuple
 
+import jax.numpy as jnp
 import numpy as np
 
 from . import validation
@@ -53,40 +57,48 @@ def check_flags(standardize, scale_outcomes):
     return (validation.flag("standardize", standardize), validation.flag("scale_outcomes", scale_outcomes))
 
 
-def standardized(data, *, intercept=True, scale_outcomes=False):
+def standardized(data, *, intercept=True, features=True, outcomes=False):
     """(the data on the standardised scale, its :class:`Scaling`); the input is not modified.
 
-    Needs concrete arrays: inside a user's ``jit``, ``vmap`` or ``grad`` standardise X
-    before the traced call instead.
+    ``features``: scale X's columns (else they keep their scale: centre 0, scale 1);
+    ``outcomes``: scale the regression outcomes. Needs concrete arrays: inside a user's
+    ``jit``, ``vmap`` or ``grad`` standardise X before the traced call instead.
     """
     if validation.is_traced(data.X) or validation.is_traced(data.y) or validation.is_traced(data.weights):
         raise ValueError("standardize=True needs concrete data, not values traced by jit, vmap or grad; "
                          "standardise X before the traced call and pass standardize=False.")
-    X = np.asarray(data.X, dtype=np.float64)
-    y = np.asarray(data.y, dtype=np.float64)
-    w = np.asarray(data.weights, dtype=np.float64)          # (T, n), each task's summing to 1
+    w = np.asarray(data.weights, dtype=np.float64)          # (T, n)
     mask = np.asarray(data.mask)
-    if data.shared_design:
-        row_w = w.mean(axis=0)                               # (n,) sums to 1
-        x_center, x_scale = _moments(X, row_w[:, None], intercept, axis=0)
-        X_std = (X - x_center) / x_scale
+    dtype = data.X.dtype
+    changes = {}
+    if features:
+        X = np.asarray(data.X, dtype=np.float64)
+        if data.shared_design:
+            x_center, x_scale = _moments(X, w.mean(axis=0)[:, None], intercept, axis=0)      # (p,)
+            X_std = (X - x_center) / x_scale
+        else:
+            x_center, x_scale = _moments(X, w[:, :, None], intercept, axis=1)              # (T, p)
+            X_std = np.where(mask[:, :, None], (X - x_center[:, None, :]) / x_scale[:, None, :], 0.0)
+        changes["X"] = to_device(X_std.astype(dtype))
     else:
-        x_center, x_scale = _moments(X, w[:, :, None], intercept, axis=1)       # (T, p)
-        X_std = np.where(mask[:, :, None], (X - x_center[:, None, :]) / x_scale[:, None, :], 0.0)
-    is_cls = np.asarray(data.is_classification)
+        shape = (data.n_features,) if data.shared_design else (data.n_tasks, data.n_features)
+        x_center, x_scale = np.zeros(shape), np.ones(shape)
     y_center, y_scale = np.zeros(data.n_tasks), np.ones(data.n_tasks)
-    if scale_outcomes:
+    if outcomes:
+        y = np.asarray(data.y, dtype=np.float64)
+        is_cls = np.asarray(data.is_classification)
         center, scale = _moments(y, w, intercept, axis=1)
         y_center, y_scale = np.where(is_cls, 0.0, center), np.where(is_cls, 1.0, scale)
-    y_std = np.where(mask, (y - y_center[:, None]) / y_scale[:, None], 0.0)
-    dtype = data.X.dtype
-    out = dataclasses.replace(data, X=to_device(X_std.astype(dtype)), y=to_device(y_std.astype(dtype)))
-    return out, Scaling(x_center, x_scale, y_center, y_scale)
+        changes["y"] = to_device(np.where(mask, (y - y_center[:, None]) / y_scale[:, None], 0.0).astype(dtype))
+    return dataclasses.replace(data, **changes), Scaling(x_center, x_scale, y_center, y_scale)
 
 
 def _moments(values, weights, intercept, axis):
     """Weighted centre (0 without intercept) and spread (standard deviation, or root mean
-    square without intercept) along ``axis``; a spread of 0 to rounding becomes 1."""
+    square without intercept) along ``axis``, in float64 with the weights renormalised (a
+    float32 data set's weights sum to 1 only to float32 rounding); a spread of 0 to rounding
+    becomes 1."""
+    weights = weights / weights.sum(axis=axis, keepdims=True)
     center = (weights * values).sum(axis=axis) if intercept else np.zeros(np.delete(values.shape, axis))
     centred = values - np.expand_dims(center, axis)
     spread = np.sqrt((weights * centred ** 2).sum(axis=axis))
@@ -101,23 +113,37 @@ def _per_task(x, n_tasks):
     return np.broadcast_to(x, (n_tasks, x.shape[-1]))
 
 
+def _namespace(*arrays):
+    """jax.numpy for traced values (a solve standardised on concrete data may be
+    differentiated or vmapped in lam), else NumPy (nothing compiled)."""
+    return jnp if any(validation.is_traced(a) for a in arrays) else np
+
+
 def to_original(W, b, scaling: Scaling):
-    """(W, b) of the standardised problem on the original scale; W (..., p, T), b (..., T) NumPy."""
-    W, b = np.asarray(W, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    """(W, b) of the standardised problem on the original scale; W (..., p, T), b (..., T)."""
+    xp = _namespace(W, b)
+    dtype = W.dtype if xp is jnp else np.float64
+    W, b = xp.asarray(W, dtype=dtype), xp.asarray(b, dtype=dtype)
     T = W.shape[-1]
-    x_center, x_scale = _per_task(scaling.x_center, T).T, _per_task(scaling.x_scale, T).T   # (p, T)
-    W_orig = W * scaling.y_scale / x_scale
-    b_orig = scaling.y_center + scaling.y_scale * b - np.sum(x_center * W_orig, axis=-2)
+    x_center = xp.asarray(_per_task(scaling.x_center, T).T, dtype)                     # (p, T)
+    x_scale = xp.asarray(_per_task(scaling.x_scale, T).T, dtype)
+    y_center, y_scale = xp.asarray(scaling.y_center, dtype), xp.asarray(scaling.y_scale, dtype)
+    W_orig = W * y_scale / x_scale
+    b_orig = y_center + y_scale * b - xp.sum(x_center * W_orig, axis=-2)
     return W_orig, b_orig
 
 
 def to_standardized(W, b, scaling: Scaling):
     """The inverse of :func:`to_original`: a start point given on the original scale."""
-    W, b = np.asarray(W, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    xp = _namespace(W, b)
+    dtype = W.dtype if xp is jnp else np.float64
+    W, b = xp.asarray(W, dtype=dtype), xp.asarray(b, dtype=dtype)
     T = W.shape[-1]
-    x_center, x_scale = _per_task(scaling.x_center, T).T, _per_task(scaling.x_scale, T).T
-    b_std = (b - scaling.y_center + np.sum(x_center * W, axis=-2)) / scaling.y_scale
-    return W * x_scale / scaling.y_scale, b_std
+    x_center = xp.asarray(_per_task(scaling.x_center, T).T, dtype)
+    x_scale = xp.asarray(_per_task(scaling.x_scale, T).T, dtype)
+    y_center, y_scale = xp.asarray(scaling.y_center, dtype), xp.asarray(scaling.y_scale, dtype)
+    b_std = (b - y_center + xp.sum(x_center * W, axis=-2)) / y_scale
+    return W * x_scale / y_scale, b_std
 
 
 def prepare_scaling(data, standardize, scale_outcomes, intercept):
@@ -125,22 +151,16 @@ def prepare_scaling(data, standardize, scale_outcomes, intercept):
     standardize, scale_outcomes = check_flags(standardize, scale_outcomes)
     if not (standardize or scale_outcomes):
         return data, None
-    if not standardize:
-        # outcomes alone: features keep their scale
-        data_std, scaling = standardized(data, intercept=intercept, scale_outcomes=True)
-        n_x = np.shape(scaling.x_center)
-        scaling = scaling._replace(x_center=np.zeros(n_x), x_scale=np.ones(n_x))
-        return dataclasses.replace(data_std, X=data.X), scaling
-    return standardized(data, intercept=intercept, scale_outcomes=scale_outcomes)
+    return standardized(data, intercept=intercept, features=standardize, outcomes=scale_outcomes)
 
 
 def scaled_start(W_init, b_init, scaling, data):
     """User start points (original scale) on the scale being fitted; None stays None."""
     if scaling is None or (W_init is None and b_init is None):
         return W_init, b_init
-    W = np.zeros((data.n_features, data.n_tasks)) if W_init is None else np.asarray(W_init, dtype=np.float64)
-    b = np.zeros(data.n_tasks) if b_init is None else np.asarray(b_init, dtype=np.float64)
-    if W.shape != (data.n_features, data.n_tasks) or b.shape != (data.n_tasks,):
+    W = np.zeros((data.n_features, data.n_tasks)) if W_init is None else W_init
+    b = np.zeros(data.n_tasks) if b_init is None else b_init
+    if np.shape(W) != (data.n_features, data.n_tasks) or np.shape(b) != (data.n_tasks,):
         return W_init, b_init               # the solver's own check names the wrong shape
     W_std, b_std = to_standardized(W, b, scaling)
     return W_std, (None if b_init is None else b_std)
@@ -153,5 +173,6 @@ def report_original(result, scaling):
         return result
     W, b = to_original(result.W, result.intercept, scaling)
     dtype = result.W.dtype
-    return dataclasses.replace(result, W=to_device(W.astype(dtype)), intercept=to_device(b.astype(dtype)),
-                               scaling=scaling)
+    if not validation.is_traced(W):
+        W, b = to_device(W.astype(dtype)), to_device(b.astype(dtype))
+    return dataclasses.replace(result, W=W, intercept=b, scaling=scaling)

@@ -31,7 +31,7 @@ class SolveResult:
 
     W : (n_features, n_tasks);  intercept : (n_tasks,)
     objective, n_iter, converged, dual_gap, kkt_residual : scalars (see :class:`Fit`)
-    lam : () the lambda solved at
+    lam : () the lambda solved at (the standardised problem's, for a standardised fit)
     is_classification : (n_tasks,) bool
     task_names, feature_names, classes : static metadata copied from the data
     scaling : the :class:`~mtlcomb_jax.scaling.Scaling` of a standardised fit (W and
@@ -83,8 +83,8 @@ def solve(data: MultiTaskData, lam, *, similarity=0.0, ridge=0.0, intercept=True
     intercept : fit an unpenalised intercept per task
     loss_weighting : ``"mtlcomb"`` (0.5 least squares, 2.0 logistic) or ``"none"``
     W_init : optional (n_features, n_tasks) starting point; b_init (n_tasks,)
-    tol : tolerance of the stopping rule (see the module docstring); default by
-        rule and dtype (:func:`default_tol`)
+    tol : tolerance of the stopping rule (see :mod:`~mtlcomb_jax.fista`); default by
+        rule and dtype (:func:`~mtlcomb_jax.fista.default_tol`)
     max_iter : iteration cap; ``converged`` is False (and a warning is raised) when hit
     stop : ``"gap"`` (certified), ``"kkt"``, or ``"relative"`` (the R package's rule)
     standardize : fit on features scaled to weighted mean 0 and standard deviation 1 and

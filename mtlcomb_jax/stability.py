@@ -6,8 +6,9 @@ are fitted along one lambda grid. The subsamples are weight masks, so all B
 paths run as one ``vmap`` of the scanned path (spread over devices like CV
 folds). A feature's selection frequency at lambda is the share of subsamples
 whose solution has a non-zero row for it; its selection probability is the
-maximum frequency over the grid, and the stable set is the features whose
-probability reaches ``threshold``.
+maximum frequency over the lambdas used (the largest ones, as many as keep the error
+bound within ``pfer``), and the stable set is the features whose probability reaches
+``threshold``.
 """
 from __future__ import annotations
 
@@ -59,7 +60,7 @@ class StabilityResult:
     expected_false_selections: float
     n_subsamples: int
     feature_names: tuple = ()
-    n_lambdas_used: int = 0
+    n_lambdas_used: int | None = None
     n_iter: np.ndarray | None = None
 
     @property
@@ -209,12 +210,17 @@ def stability_selection(data: MultiTaskData, *, n_subsamples=50, fraction=0.5, t
     chosen = np.asarray(chosen)[:, :, :data.n_features]            # (B, L, p)
     frequencies = chosen.mean(axis=0)
     bounds = error_bounds(chosen, threshold)
+    if pfer is not None and not bounds[0] <= pfer:
+        raise ValueError(f"stability_selection: already at the grid's largest lambda ({float(lambdas[0]):.4g}) the "
+                         f"bound on the expected number of false selections is {bounds[0]:.3g}, above pfer={pfer}; "
+                         "start the grid higher (the default grid starts at lambda_max, where nothing is selected), "
+                         "raise pfer or threshold, or pass pfer=None.")
     used = len(bounds) if pfer is None else int(np.flatnonzero(bounds <= pfer).max()) + 1
     probabilities = frequencies[:used].max(axis=0)
     order = np.argsort(-probabilities, kind="stable")
     selected = order[probabilities[order] >= threshold]
     bound = float(bounds[used - 1])
-    if pfer is None and bound >= max(selected.size, 1):
+    if pfer is None and selected.size and bound >= selected.size:
         warnings.warn(f"stability_selection: the bound on the expected number of false selections ({bound:.3g}) "
                       f"is not below the {selected.size} features selected, so it does not control them: pass "
                       "pfer=1 (the default) to take the probabilities over the lambdas where it does, or raise "

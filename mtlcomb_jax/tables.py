@@ -170,7 +170,7 @@ def data_from_long_table(df, *, task_col, target_col, feature_cols=None, classif
     features = _feature_columns(df, {task_col, target_col} | _reserved(df, id_col, source), feature_cols, source,
                                 left_out=tuple(exclude))
     groups = {str(name): part for name, part in df.groupby(task_col, sort=True)}
-    return _assemble(groups, target_col, features, classification, dropped, source)
+    return _assemble(groups, target_col, features, classification, dropped, source, "long")
 
 
 def data_from_task_tables(tables, *, target_col, feature_cols=None, classification=None, id_col=None,
@@ -188,10 +188,10 @@ def data_from_task_tables(tables, *, target_col, feature_cols=None, classificati
         if absent:
             raise ValueError(f"task {name!r} lacks feature columns {absent[:5]} that task {first!r} has; every "
                              "task needs the same features.")
-    return _assemble(groups, target_col, features, classification, dropped, "the task files")
+    return _assemble(groups, target_col, features, classification, dropped, "the task files", "tasks")
 
 
-def _assemble(groups, target_col, features, classification, dropped, source):
+def _assemble(groups, target_col, features, classification, dropped, source, layout):
     for name, part in groups.items():
         if part[features].isna().any().any():
             bad = [c for c in features if part[c].isna().any()][:5]
@@ -202,7 +202,7 @@ def _assemble(groups, target_col, features, classification, dropped, source):
     data = MultiTaskData.from_tasks([part[features].to_numpy(dtype=float) for part in groups.values()],
                                     list(targets.values()), types, feature_names=[str(c) for c in features],
                                     task_names=list(groups))
-    info = {"task_types": dict(zip(groups, types)), "dropped": dropped, "layout": "tasks",
+    info = {"task_types": dict(zip(groups, types)), "dropped": dropped, "layout": layout,
             "n_samples": {name: int(len(part)) for name, part in groups.items()}, "features": len(features),
             "feature_names": [str(c) for c in features]}
     return data, info
@@ -233,10 +233,9 @@ def read_tasks(paths, *, target_col, task_col=None, feature_cols=None, classific
         if len(targets) != 1:
             raise ValueError(f"--task-col reads one target column in long format; got {len(targets)} "
                              f"({targets}). Drop --task-col to read them as outcomes of one wide table.")
-        data, info = data_from_long_table(read_table(paths[0]), task_col=task_col, target_col=targets[0],
-                                          feature_cols=feature_cols, classification=classification,
-                                          id_col=id_col, exclude=exclude, source=str(paths[0]))
-        return data, dict(info, layout="long")
+        return data_from_long_table(read_table(paths[0]), task_col=task_col, target_col=targets[0],
+                                    feature_cols=feature_cols, classification=classification, id_col=id_col,
+                                    exclude=exclude, source=str(paths[0]))
     if len(targets) != 1:
         raise ValueError(f"one file per task reads one target column; got {len(targets)} ({targets}). Several "
                          "outcome columns are read from one wide file.")

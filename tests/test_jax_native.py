@@ -205,6 +205,8 @@ def test_stability_defaults_give_a_bound_that_controls_the_selection():
     np.testing.assert_allclose(bounds, 10 ** 2 / (0.5 * 10))
     with pytest.raises(ValueError, match="threshold=0.5 gives no error bound"):
         mc.stability_selection(data, n_subsamples=4, threshold=0.5)
+    with pytest.raises(ValueError, match="already at the grid's largest lambda"):
+        mc.stability_selection(data, n_subsamples=4, lambdas=sel.lambdas[-3:])
 
 
 def test_subsamples_are_stratified_halves():

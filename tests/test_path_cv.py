@@ -278,6 +278,8 @@ def test_folds_of_a_shared_design_spread_each_outcomes_observed_samples():
     user = np.arange(40) % 4
     cv_user = mc.cross_validate(data, folds=user, n_lambdas=5)
     assert np.all(cv_user.folds[1][~mask[1]] == -1) and cv_user.folds[0].tolist() == user.tolist()
+    again = mc.cross_validate(data, folds=list(cv.folds), n_lambdas=5)        # make_folds' ids pass back
+    np.testing.assert_allclose(again.task_metric, cv.task_metric, rtol=1e-8)
 
 
 def test_subsamples_of_a_shared_design_keep_every_outcome():

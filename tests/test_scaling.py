@@ -127,3 +127,16 @@ def test_standardize_refuses_traced_data_and_bad_flags():
         jax.jit(lambda X: mc.solve(data.replace(X=X), 0.1, standardize=True).W)(data.X)
     with pytest.raises(ValueError, match="standardize"):
         mc.fit_path(data, standardize="yes")
+
+
+def test_a_standardised_solve_is_differentiable_in_lambda_and_keeps_constant_columns_at_zero():
+    X, Y, types, _ = simulate(n_tasks=3, n_cls=1, p=6, shared=True, dtype=np.float32)
+    X[:, 5] = 3.0                                             # a constant feature, float32 weights
+    data = mc.MultiTaskData.from_outcomes(X, Y, types)
+    res = mc.solve(data, 0.05, standardize=True)
+    assert res.scaling.x_scale[5] == 1.0 and np.all(np.asarray(res.W)[5] == 0)
+    grad = jax.grad(lambda lam: (mc.solve(data, lam, standardize=True, ridge=0.01).W ** 2).sum())(np.float32(0.05))
+    assert np.isfinite(float(grad)) and float(grad) < 0            # more penalty, smaller coefficients
+    batch = jax.vmap(lambda lam: mc.solve(data, lam, standardize=True).W)(np.array([0.05, 0.1], np.float32))
+    # the same solution to within the float32 default tolerance's certificate
+    np.testing.assert_allclose(np.asarray(batch[0]), np.asarray(res.W), atol=5e-3 * np.abs(np.asarray(res.W)).max())
