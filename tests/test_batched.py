@@ -32,6 +32,7 @@ def _start(problem, K):
     return (jnp.zeros((K, p, T)), jnp.zeros((K, T)), jnp.zeros((K,) + problem.y.shape), jnp.ones((K,)))
 
 
+@pytest.mark.slow
 def test_results_at_the_current_lambda_do_not_depend_on_working_ahead(folds_problem):
     problem, lams = folds_problem
     W0, b0, z0, g0 = _start(problem, 3)

@@ -43,6 +43,7 @@ def test_path_with_progress_matches_scan_and_counts_lambdas(tutorial, capsys):
     assert "4/4" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_cv_progress_counts_every_fold_and_lambda(capsys):
     Xs, ys, types, _ = simulate(n_tasks=3, n=40, p=10, n_cls=1)
     data = mc.MultiTaskData.from_tasks(Xs, ys, types)

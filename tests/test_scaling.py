@@ -105,6 +105,7 @@ def test_saved_standardised_model_keeps_its_scaling_and_predicts_raw_data(tmp_pa
     assert mc.load_model(mc.save_model(plain, tmp_path / "plain")).scaling is None
 
 
+@pytest.mark.slow
 def test_cv_grid_and_estimator_use_the_standardised_problem():
     X, Y, types, _ = simulate(n_tasks=4, p=10, shared=True)
     X = X * np.geomspace(1e-2, 1e2, 10)

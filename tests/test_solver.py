@@ -196,6 +196,7 @@ def test_profiled_intercepts_are_optimal_for_the_given_W():
     assert float(after) < float(before)
 
 
+@pytest.mark.slow
 def test_the_loops_dual_bound_covers_the_exact_dual_point():
     """The gap rule rates its dual point in the loop by a bound on the largest row norm
     (no second backward product). The bound is never below the exact row norm and is

@@ -14,7 +14,7 @@ from mtlcomb_jax.working_set import (FINE_BUCKETS_FROM, MIN_BUCKET, _padded_colu
                                      initial_sets, smallest_bucket)
 
 
-@pytest.mark.parametrize("intercept", [True, False])
+@pytest.mark.parametrize("intercept", [pytest.param(True, marks=pytest.mark.slow), False])
 def test_screened_path_equals_the_full_scan(wide, intercept):
     common = dict(n_lambdas=12, lambda_min_ratio=0.02, intercept=intercept, tol=1e-9)
     full = mc.fit_path(wide, screening=False, **common)
