@@ -259,6 +259,13 @@ def fold_weights(data: MultiTaskData, folds, n_folds, *, with_full=False):
     return _fold_weights(data.weights, to_device(folds), n_folds=int(n_folds), with_full=bool(with_full))
 
 
+def padded_fold_weights(problem, folds, n_folds, *, with_full=False):
+    """:func:`fold_weights` of a problem whose samples may be padded to their bucket
+    (:mod:`.buckets`): the padding samples are in no fold."""
+    ids = to_device(pad_samples(folds, problem.y.shape[-1], -1))
+    return _fold_weights(problem.weights, ids, n_folds=int(n_folds), with_full=bool(with_full))
+
+
 @partial(jit, static_argnames=("n_folds", "with_full"))
 def _fold_weights(weights, folds, *, n_folds, with_full):
     """fold_weights in one program (eager, each operation would be a program of its own)."""
@@ -564,8 +571,7 @@ def cross_validate(data: MultiTaskData, *, n_folds=10, folds=None, stratify=True
                          "devices=jax.local_devices(), or screening=False to shard the folds over all processes.")
     # The full data's path as problem K + 1 of the screened batch.
     path_in_batch = bool(return_path) and screened
-    train_w, test_w = _fold_weights(problem.weights, pad_samples(fold_ids, problem.y.shape[-1], -1), n_folds=K,
-                                    with_full=path_in_batch)
+    train_w, test_w = padded_fold_weights(problem, fold_ids, K, with_full=path_in_batch)
     # padded to use every device (spread_batch); the padding's results are dropped below
     (train_w, test_w), mesh = spread_batch((train_w, test_w), devices, K + path_in_batch)
     ratio = np.asarray(lambda_min_ratio, data.X.dtype)

@@ -26,10 +26,12 @@ import numpy as np
 
 from .precision import jit
 from . import losses
-from .cv import check_folds_usable, fold_weights, folds_from_user, make_folds
+from .buckets import pad_problem
+from .cv import check_folds_usable, folds_from_user, make_folds, padded_fold_weights
 from .data import MultiTaskData
 from .path import lambda_grid
 from .scaling import prepare_scaling
+from .sharding import to_device
 from .implicit import differentiable_solve_problem
 from . import validation
 from .objective import make_problem
@@ -132,15 +134,18 @@ def tune_hyperparameters(data: MultiTaskData, *, tune=HYPERPARAMETERS, lam=None,
     fold_ids = make_folds(data, n_folds, stratify=stratify, seed=seed) if folds is None else \
         folds_from_user(data, folds)
     K, _ = check_folds_usable(data, fold_ids)
-    train_w, test_w = fold_weights(data, fold_ids, K)
     dtype = data.X.dtype
-    problem = make_problem(data, 0.0, loss_weighting=loss_weighting)
+    # samples and features padded to their buckets, as cross_validate's (padding samples are
+    # in no fold, padding features are zero columns): similar datasets share the programs
+    problem = pad_problem(make_problem(data, 0.0, loss_weighting=options.loss_weighting))
+    train_w, test_w = padded_fold_weights(problem, fold_ids, K)
     fixed = {name: jnp.asarray(value, dtype) for name, value in start.items() if name not in tuned}
     log_params = jnp.log(jnp.asarray([start[name] for name in tuned], dtype))
     optimizer = optimizer or optax.adam(learning_rate)
     opt_state = optimizer.init(log_params)
-    W = jnp.zeros((K, data.n_features, data.n_tasks), dtype)
-    b = jnp.zeros((K, data.n_tasks), dtype)
+    # placed without compiling (jnp.zeros compiles a program per shape)
+    W = to_device(np.zeros((K, problem.X.shape[-1], data.n_tasks), dtype))
+    b = to_device(np.zeros((K, data.n_tasks), dtype))
     history = []
     for _ in range(int(n_steps)):
         value, grad, W, b, converged = _folds_value_and_grad(

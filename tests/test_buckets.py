@@ -55,6 +55,28 @@ def test_a_second_dataset_in_the_same_bucket_compiles_nothing():
     assert path.W.shape == (5, 63, 4) and cv.task_metric.shape == (3, 5, 4)
 
 
+TUNE = dict(tune=("lam",), n_steps=2, n_folds=3, ridge=0.01)
+
+
+def test_tuning_a_second_dataset_in_the_same_bucket_compiles_nothing():
+    first, second = _mixed(41, 61, seed=0), _mixed(43, 63, seed=1)
+    counter = _CompileCounter()
+    with counter:
+        mc.tune_hyperparameters(first, **TUNE)
+    with counter:
+        mc.tune_hyperparameters(second, **TUNE)
+    assert counter.compiled == 0
+
+
+@pytest.mark.slow
+def test_padding_does_not_change_what_tuning_finds(monkeypatch):
+    data = _mixed(43, 63, seed=1)
+    padded = mc.tune_hyperparameters(data, **TUNE)
+    monkeypatch.setattr(buckets, "MAX_PADDED_BYTES", 0)                 # every shape as it is
+    plain = mc.tune_hyperparameters(data, **TUNE)
+    np.testing.assert_allclose(padded.history, plain.history, rtol=1e-6)
+
+
 @pytest.mark.slow
 def test_padded_problems_give_the_unpadded_results(monkeypatch):
     data = _mixed(43, 63, seed=2)
