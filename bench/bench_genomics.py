@@ -43,9 +43,8 @@ def reset_peak_rss():
 
     Returns False where that is not possible. Without this, the peak before fitting is
     the high-water mark of building the data (the simulation's float64 copies), and
-    growth measured from it is understated: sessions 2 to 5 reported 2.3 to 2.4 x X that
-    way, where the RSS during the fit grew by about 3.4 x X (session 6, an ad-hoc script
-    sampling it every 10 ms).
+    growth measured from it is understated: measured that way it read 2.3 to 2.4 x X where
+    the RSS during the fit grew by about 3.4 x X (an ad-hoc script sampling it every 10 ms).
     """
     try:
         with open("/proc/self/clear_refs", "w") as clear:
@@ -120,7 +119,7 @@ def main():
     x_bytes = data.X.size * data.X.dtype.itemsize
     # The host-to-device copy of X runs asynchronously and frees its numpy source when
     # done: without waiting, the RSS before fitting still counts that source (about
-    # 0.45 x X, measured in session 7), and the growth would be understated.
+    # 0.45 x X, measured ad hoc), and the growth would be understated.
     jax.block_until_ready(data.X)
     gc.collect()
     time.sleep(1.0)

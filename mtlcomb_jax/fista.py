@@ -68,7 +68,7 @@ _STEP_RELAX = 0.95
 #: sufficient-decrease test passes whatever the step, and a relaxed step would grow
 #: without bound. In float32 the slack (16 eps |F|) is about 2e-6 |F|, so near a solution
 #: the curvature term of a step is often within a few times of it: with a margin of 1e3
-#: (session 3's value) the step never lengthened again and stayed at the largest
+#: the step never lengthened again and stayed at the largest
 #: curvature met (gamma 16 where 8 is accepted). Measured on one lambda of the
 #: gene-expression CV's tail, 10 folds: 42-46 iterations at margin 1e3 or 100, 39-42 at
 #: 10, 37-38 at 3, 31-33 at 1 (gamma settles at 8.2).

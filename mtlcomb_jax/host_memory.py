@@ -13,7 +13,7 @@ benchmark's size (``bench/bench_genomics.py``, X = 305 MiB) about 0.6 to 1.0 x X
 usable; touching them again costs a page fault). :func:`release_free_blocks` calls it,
 and the working-set path calls that after each lambda when its design is large
 (:data:`RELEASE_MIN_BYTES`) and lives in host memory. Measured at the gene-expression
-size (session 9, ad-hoc runs): the peak growth of a path plus 10-fold CV went from
+size (ad-hoc runs): the peak growth of a path plus 10-fold CV went from
 3.03 to 2.57 x X; the 200 calls took 1.1 s of the 73.5 s run.
 
 Where there is no glibc (macOS, Windows, musl) or no ``malloc_trim``, nothing happens.

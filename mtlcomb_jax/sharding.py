@@ -26,7 +26,7 @@ def use_cpu_cores(n_devices=None):
     cores; for the small products of a fold batch (T=20, n=100, p=200) that gains
     nothing (the R tutorial's 10-fold CV took 0.49 s on 2 cores and 0.49 s pinned to
     one). With one device per core each device runs its own folds' loops
-    (:func:`run_per_device`): 0.25 s on 2 cores (``bench/bench_tutorial.py``, session 10).
+    (:func:`run_per_device`): 0.25 s on 2 cores (``bench/bench_tutorial.py``).
     Single fits and paths still run on one device. The cost is memory: every device
     holds its own copy of the data (X), so for data near the machine's memory keep one
     device, or pass ``devices=jax.devices()[:1]`` to the call that would spread.
@@ -61,8 +61,8 @@ def spread_batch(arrays, devices, batch_size):
 
     Each array's leading axis (batch_size rows) is padded with copies of its last row
     to the busiest device's share times the devices used, so that a batch that does not
-    divide still uses them: 5 folds on 2 devices become 6 rows, 3 per device (a divisor
-    of the batch, as before session 10, used one device). The padded rows repeat a real
+    divide still uses them: 5 folds on 2 devices become 6 rows, 3 per device (sharding by
+    a divisor of the batch would have used one device). The padded rows repeat a real
     problem's work (progress bars count it too); callers drop results beyond
     ``batch_size``. ``devices`` defaults to all local ones; ``mesh`` is a one-axis
     (``"batch"``) Mesh, or None on one device (then nothing is padded or placed).
@@ -92,7 +92,7 @@ def run_per_device(batched_fn, mesh, in_specs=BATCH):
     slowest problem of the whole batch is done. Here each device runs its own loop over
     its own problems and never waits for the others. On the R tutorial's 10-fold CV with
     2 host devices (2 cores) the all-reduce thunks summed to 0.20 s of a 0.45 s profiled
-    run (``jax.profiler``, session 10); with a loop per device the CV takes 0.25 s
+    run (``jax.profiler``); with a loop per device the CV takes 0.25 s
     against 0.34 s. ``in_specs``: :data:`BATCH` for batched arguments, ``PartitionSpec()``
     for replicated ones (a pytree prefix of the arguments); values that ``batched_fn``
     closes over are replicated. The outputs are all batched.

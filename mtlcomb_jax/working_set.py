@@ -67,7 +67,7 @@ from .objective import (Problem, gradients_and_dual_point, kkt_residual, loss_de
 MIN_BUCKET = 64
 #: On wide problems the smallest bucket is the largest power of two <= n_features /
 #: WIDE_SMALLEST_SHARE (but at least MIN_BUCKET): 256 at p = 20,000, 64 up to p = 8,191.
-#: Measured (session 9, gene-expression benchmark in one ``cross_validate(...,
+#: Measured (gene-expression benchmark in one ``cross_validate(...,
 #: return_path=True)`` call, ad-hoc runs with the smallest bucket forced): 64 columns gave
 #: 68 to 69 s with compilation, 55 s compiled and a growth of 1.74 to 1.80 x X; 256 gave
 #: 52.4 s, 44.8 s and 1.57 x; 512 and 1,024 gave 52 to 59 s, 48 s and 1.58 x. Two set

@@ -223,8 +223,8 @@ def test_the_loops_dual_bound_covers_the_exact_dual_point():
 def test_float32_step_lengthens_again_near_a_solution():
     # Near a solution a float32 step's curvature term is within a few times of the
     # sufficient-decrease test's rounding slack (16 eps |F|). The search must still start
-    # from longer steps there, or the step stays at the largest curvature it met (session
-    # 6: gamma stuck at 16 where 8 was accepted on the gene-expression CV's tail).
+    # from longer steps there, or the step stays at the largest curvature it met (gamma
+    # stuck at 16 where 8 is accepted, on the gene-expression CV's tail).
     from mtlcomb_jax.fista import run_fista
     from mtlcomb_jax.objective import make_problem
     Xs, ys, types, _ = simulate(n_tasks=6, n=80, p=60, seed=3)
