@@ -211,7 +211,7 @@ def test_screened_path_compiles_per_set_size_only_its_three_working_set_programs
     rest_short = sorted(n for n in short if n not in _WORKING_SET_PROGRAMS)
     rest_long = sorted(n for n in long if n not in _WORKING_SET_PROGRAMS)
     assert rest_long == rest_short, (rest_short, rest_long)
-    assert len(rest_long) <= 20, rest_long     # 17 when written: the small steps live inside programs
+    assert len(rest_long) <= 20, rest_long     # the small steps run inside programs, not eagerly
     sizes = long.count("jit(solve_on_columns)")
     assert sizes >= 2       # the long path grows its working set
     for name in _WORKING_SET_PROGRAMS:
