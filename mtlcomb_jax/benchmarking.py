@@ -20,6 +20,10 @@ def _block(out):
     return out
 
 
+#: the R package's tutorial settings: its stopping rule, tolerance and no intercept
+R_SETTINGS = dict(intercept=False, stop="relative", tol=1e-6, max_iter=20000)
+
+
 def _jaxlib_version():
     try:
         import jaxlib
@@ -55,16 +59,13 @@ def tutorial_shaped_workloads(*, quick=False, repeats=5, seed=0):
     (dicts with workload, compile_s, run_s).
     """
     import mtlcomb_jax as mc
-    from mtlcomb_jax.simulate import simulate_mixed_tasks
     n_each, p, n, n_lambdas, n_folds = (2, 30, 40, 10, 3) if quick else (10, 200, 100, 50, 10)
-    Xs, ys, types, _ = simulate_mixed_tasks(n_each, n_each, p, min(10, p), n, seed=seed)
-    data = mc.MultiTaskData.from_tasks(Xs, ys, types)
-    common = dict(intercept=False, stop="relative", tol=1e-6, max_iter=20000)
+    data = _simulated(n_each, n_each, n, p, seed=seed)
     rows = []
-    _, c, r = timed(lambda: mc.fit_path(data, n_lambdas=n_lambdas, lambda_min_ratio=0.001, **common), repeats)
+    _, c, r = timed(lambda: mc.fit_path(data, n_lambdas=n_lambdas, lambda_min_ratio=0.001, **R_SETTINGS), repeats)
     rows.append(dict(workload=f"path, {n_lambdas} lambdas", compile_s=c, run_s=r))
     _, c, r = timed(lambda: mc.cross_validate(data, n_folds=n_folds, n_lambdas=20 if not quick else 5,
-                                              lambda_min_ratio=0.01, **common), repeats)
+                                              lambda_min_ratio=0.01, **R_SETTINGS), repeats)
     rows.append(dict(workload=f"CV, {n_folds} folds", compile_s=c, run_s=r))
     header = dict(device=str(jax.devices()[0].platform), n_devices=jax.device_count(),
                   dtype=str(data.X.dtype), shape=f"{2 * n_each} tasks, n={n}, p={p}", repeats=repeats)
@@ -93,12 +94,15 @@ def bare_product_bandwidth(X, n_tasks, chain=100, repeats=5):
     return 2 * X.nbytes * chain / run / 1e9
 
 
-def _simulated(n_reg, n_cls, n, p, dtype, seed=0):
-    """Per-task designs in the paper's simulation (:mod:`~mtlcomb_jax.simulate`)."""
+def _simulated(n_reg, n_cls, n, p, dtype=None, seed=0):
+    """Per-task designs in the paper's simulation (:mod:`~mtlcomb_jax.simulate`), in
+    ``dtype`` (default: as simulated)."""
     import mtlcomb_jax as mc
     from .simulate import simulate_mixed_tasks
     Xs, ys, types, _ = simulate_mixed_tasks(n_reg, n_cls, p, min(10, p), n, seed=seed)
-    return mc.MultiTaskData.from_tasks([X.astype(dtype) for X in Xs], [y.astype(dtype) for y in ys], types)
+    if dtype is not None:
+        Xs, ys = [X.astype(dtype) for X in Xs], [y.astype(dtype) for y in ys]
+    return mc.MultiTaskData.from_tasks(Xs, ys, types)
 
 
 def _with_iterations(result):
@@ -111,12 +115,11 @@ def accelerator_cases(*, quick=False, dtype=np.float32, gene=True):
     import mtlcomb_jax as mc
     n_each, p_tut = (4, 60) if quick else (10, 200)
     tutorial = _simulated(n_each, n_each, 100, p_tut, dtype)
-    relative = dict(intercept=False, stop="relative", tol=1e-6, max_iter=20000)
     L_path, K, L_cv = (10, 3, 5) if quick else (50, 10, 20)
     cases = [("tutorial path", tutorial, lambda: _with_iterations(
-                  mc.fit_path(tutorial, n_lambdas=L_path, lambda_min_ratio=0.001, **relative))),
+                  mc.fit_path(tutorial, n_lambdas=L_path, lambda_min_ratio=0.001, **R_SETTINGS))),
              ("tutorial CV", tutorial, lambda: _with_iterations(
-                  mc.cross_validate(tutorial, n_folds=K, n_lambdas=L_cv, **relative)))]
+                  mc.cross_validate(tutorial, n_folds=K, n_lambdas=L_cv, **R_SETTINGS)))]
     if gene:
         p_gene, L_gene, K_gene = (2000, 20, 3) if quick else (20000, 100, 10)
         genes = _simulated(10, 10, 200, p_gene, dtype)

@@ -248,22 +248,18 @@ class UndefinedScoreWarning(UserWarning):
     """Some folds' test AUC is undefined (one class in the test part) and is left out."""
 
 
-def fold_weights(data: MultiTaskData, folds, n_folds, *, with_full=False):
+def fold_weights(data, folds, n_folds, *, with_full=False):
     """Training and test weights, each (n_folds, n_tasks, n_max), renormalised per task.
 
-    ``with_full`` appends the full data's weights (``data.weights``, as :func:`fit_path`
-    uses them) to both, which then have n_folds + 1 rows (the last "test" row scores the
-    full data's fit in-sample; its metrics are dropped, it only keeps the rows of both
-    arrays on the same devices).
+    ``data`` is a MultiTaskData or a Problem whose samples may be padded to their bucket
+    (:mod:`.buckets`): ``folds`` (n_tasks, n) is padded with -1 to its n_max samples, so
+    padding is in no fold. ``with_full`` appends the full data's weights (as
+    :func:`fit_path` uses them) to both, which then have n_folds + 1 rows (the last
+    "test" row scores the full data's fit in-sample; its metrics are dropped, it only
+    keeps the rows of both arrays on the same devices).
     """
-    return _fold_weights(data.weights, to_device(folds), n_folds=int(n_folds), with_full=bool(with_full))
-
-
-def padded_fold_weights(problem, folds, n_folds, *, with_full=False):
-    """:func:`fold_weights` of a problem whose samples may be padded to their bucket
-    (:mod:`.buckets`): the padding samples are in no fold."""
-    ids = to_device(pad_samples(folds, problem.y.shape[-1], -1))
-    return _fold_weights(problem.weights, ids, n_folds=int(n_folds), with_full=bool(with_full))
+    ids = to_device(pad_samples(folds, data.y.shape[-1], -1))
+    return _fold_weights(data.weights, ids, n_folds=int(n_folds), with_full=bool(with_full))
 
 
 @partial(jit, static_argnames=("n_folds", "with_full"))
@@ -571,7 +567,7 @@ def cross_validate(data: MultiTaskData, *, n_folds=10, folds=None, stratify=True
                          "devices=jax.local_devices(), or screening=False to shard the folds over all processes.")
     # The full data's path as problem K + 1 of the screened batch.
     path_in_batch = bool(return_path) and screened
-    train_w, test_w = padded_fold_weights(problem, fold_ids, K, with_full=path_in_batch)
+    train_w, test_w = fold_weights(problem, fold_ids, K, with_full=path_in_batch)
     # padded to use every device (spread_batch); the padding's results are dropped below
     (train_w, test_w), mesh = spread_batch((train_w, test_w), devices, K + path_in_batch)
     ratio = np.asarray(lambda_min_ratio, data.X.dtype)

@@ -215,7 +215,8 @@ def stability_selection(data: MultiTaskData, *, n_subsamples=50, fraction=0.5, t
                          f"bound on the expected number of false selections is {bounds[0]:.3g}, above pfer={pfer}; "
                          "start the grid higher (the default grid starts at lambda_max, where nothing is selected), "
                          "raise pfer or threshold, or pass pfer=None.")
-    used = len(bounds) if pfer is None else int(np.flatnonzero(bounds <= pfer).max()) + 1
+    # the bound grows along the grid (each subsample's union of selections does)
+    used = len(bounds) if pfer is None else int(np.sum(bounds <= pfer))
     probabilities = frequencies[:used].max(axis=0)
     order = np.argsort(-probabilities, kind="stable")
     selected = order[probabilities[order] >= threshold]

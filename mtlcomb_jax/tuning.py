@@ -27,7 +27,7 @@ import numpy as np
 from .precision import jit
 from . import losses
 from .buckets import pad_problem
-from .cv import check_folds_usable, folds_from_user, make_folds, padded_fold_weights
+from .cv import check_folds_usable, fold_weights, folds_from_user, make_folds
 from .data import MultiTaskData
 from .path import lambda_grid
 from .scaling import prepare_scaling
@@ -138,7 +138,7 @@ def tune_hyperparameters(data: MultiTaskData, *, tune=HYPERPARAMETERS, lam=None,
     # samples and features padded to their buckets, as cross_validate's (padding samples are
     # in no fold, padding features are zero columns): similar datasets share the programs
     problem = pad_problem(make_problem(data, 0.0, loss_weighting=options.loss_weighting))
-    train_w, test_w = padded_fold_weights(problem, fold_ids, K)
+    train_w, test_w = fold_weights(problem, fold_ids, K)
     fixed = {name: jnp.asarray(value, dtype) for name, value in start.items() if name not in tuned}
     log_params = jnp.log(jnp.asarray([start[name] for name in tuned], dtype))
     optimizer = optimizer or optax.adam(learning_rate)
