@@ -257,6 +257,8 @@ def test_a_wide_table_fits_every_outcome_on_its_rows(wide_csv, tmp_path, capsys)
     assert model.scaling is not None and model.scaling.x_scale.shape == (10,)
     raw = table[[f"prot{j}" for j in range(10)]].to_numpy()
     np.testing.assert_allclose(pred["marker_a"], np.asarray(mc.predict(model, raw, "marker_a")), rtol=1e-6)
+    assert main(["predict", str(tmp_path / "model.npz"), str(path), "--id-col", "nope"]) == 2
+    _one_line_error(capsys, "--id-col='nope' is not a column of")
     # without --id-col the row number joins a prediction back to its row
     assert main(["predict", str(tmp_path / "model.npz"), str(path), "--out", str(pred_file)]) == 0
     assert list(pd.read_csv(pred_file)["row"][:3]) == [1, 2, 3]

@@ -400,6 +400,12 @@ def test_protocol_argument_errors(small, call, message):
      r"task_types is None"),
     (lambda X, y: mc.MultiTaskData.from_outcomes(X, y, {"dx": "classification"}),
      r"task_types is a dict by task name, but it names unknown tasks \['dx'\]"),
+    (lambda X, y: mc.MultiTaskData.from_outcomes(X, y, "regression", missing_outcomes="skip"),
+     r"missing_outcomes='skip' is unknown; use one of \('error', 'drop'\)"),
+    (lambda X, y: mc.MultiTaskData.from_outcomes(X, np.where(np.arange(30) < 3, np.nan, y), "regression"),
+     r"has 3 missing value\(s\) \(first at position 0\); pass missing_outcomes='drop'"),
+    (lambda X, y: mc.MultiTaskData.from_outcomes(X, np.full(30, np.nan), "regression", missing_outcomes="drop"),
+     r"has no observed value; drop the outcome"),
 ])
 def test_data_messages_name_the_task_and_column(build, message):
     rng = np.random.default_rng(0)
@@ -427,3 +433,20 @@ def test_from_outcomes_keeps_dataframe_names_and_types_by_name():
     data = mc.MultiTaskData.from_outcomes(X, Y, {"marker": "regression", "dx": "classification"})
     assert data.feature_names == ("p1", "p2", "p3") and data.task_names == ("dx", "marker")
     assert data.task_types == ("classification", "regression") and data.classes[0] == (False, True)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(pfer=0.0), r"pfer=0.0 must be > 0"),
+    (dict(pfer="one"), r"pfer='one' must be a number"),
+    (dict(threshold=0.5), r"threshold=0.5 gives no error bound"),
+])
+def test_stability_bound_arguments_are_checked(kwargs, message):
+    Xs, ys, types, _ = simulate(n_tasks=2, n=30, p=5, n_cls=1)
+    with pytest.raises(ValueError, match=message):
+        mc.stability_selection(mc.MultiTaskData.from_tasks(Xs, ys, types), n_subsamples=2, **kwargs)
+
+
+def test_heatmap_scale_is_checked():
+    from types import SimpleNamespace
+    with pytest.raises(ValueError, match=r"scale='row' must be 'task'"):
+        mc.plot_coefficients(SimpleNamespace(W=np.ones((3, 2)), feature_names=(), task_names=()), scale="row")
