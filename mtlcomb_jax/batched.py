@@ -21,7 +21,8 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from .fista import FistaState, fista_step, init_state, stop_scale
+from .fista import FistaState, fista_step, init_state, select, stop_scale
+from .loops import loop_shape
 from .objective import Problem, max_column_norms, null_start
 
 
@@ -37,6 +38,7 @@ class BatchResult(NamedTuple):
     best_max_row: jax.Array  # (K,)
     ahead: FistaState       # (leading K) the states reached at next_lam (the solutions where not ahead)
     ahead_iter: jax.Array   # (K,) iterations spent working ahead
+    ahead_rows: jax.Array   # (K, m) bool: the rows of ahead.W that are nonzero
 
 
 def _where(mask, new, old):
@@ -62,7 +64,9 @@ def solve_batch(problem: Problem, axes, W0, b0, z0, gamma0, tol, max_iter, next_
     """
     scale = jax.vmap(lambda p: stop_scale(p, intercept, stop, W0.dtype), in_axes=(axes,))(problem)
     column_norms = jax.vmap(lambda p: max_column_norms(p.X, W0.shape[2]), in_axes=(axes,))(problem)
-    step = jax.vmap(lambda s, p, c, norms: fista_step(s, p, tol, c, norms, intercept=intercept, stop=stop),
+    shape = loop_shape()
+    step = jax.vmap(lambda s, p, c, norms: fista_step(s, p, tol, c, norms, intercept=intercept, stop=stop,
+                                                      trials=shape.trials),
                     in_axes=(0, axes, 0, 0))
     restart = jax.vmap(_restart, in_axes=(0, axes))
     # Problems at or above their lambda_max start at their exact solution and take no step.
@@ -80,21 +84,35 @@ def solve_batch(problem: Problem, axes, W0, b0, z0, gamma0, tol, max_iter, next_
         s, is_ahead, _ = carry
         return jnp.any(~is_ahead & running(s))
 
+    def when_any(mask, update, value):
+        """``update()`` where any of mask holds: a branch that skips the work on the CPU, a
+        select on other backends (see .loops)."""
+        if shape.select:
+            return update()
+        return jax.lax.cond(jnp.any(mask), update, lambda: value)
+
     def body(carry):
         s, is_ahead, result = carry
         lam = jnp.where(is_ahead, next_lam, problem.lam)
         moving = running(s)
         s = _where(moving, step(s, problem._replace(lam=lam), scale, column_norms), s)
         finished = moving & ~is_ahead & ~running(s)
-        result = jax.lax.cond(jnp.any(finished), lambda: _where(finished, s, result), lambda: result)
+        result = when_any(finished, lambda: _where(finished, s, result), result)
         go_ahead = finished & s.done & work_ahead
-        s = jax.lax.cond(jnp.any(go_ahead),
-                         lambda: _where(go_ahead, restart(s, problem._replace(lam=next_lam)), s), lambda: s)
+        s = when_any(go_ahead, lambda: _where(go_ahead, restart(s, problem._replace(lam=next_lam)), s), s)
         return s, is_ahead | go_ahead, result
+
+    if shape.chunk > 1:    # known trip count; the loop's test is read once per chunk (see .loops)
+        one_iteration = body
+
+        def body(carry):
+            return jax.lax.fori_loop(0, shape.chunk,
+                                     lambda _, c: select(still_solving(c), one_iteration(c), c), carry)
 
     state, is_ahead, result = jax.lax.while_loop(still_solving, body, (state, ahead, state))
     # Problems that never ran (max_iter 0) or never went ahead: their result is their state.
     result = _where(is_ahead, result, state)
     return BatchResult(W=result.W, b=result.b, z=result.z, n_iter=result.n_iter, done=result.done,
                        best_V=result.best_V, best_quad=result.best_quad, best_max_row=result.best_max_row,
-                       ahead=state, ahead_iter=jnp.where(is_ahead, state.n_iter, 0))
+                       ahead=state, ahead_iter=jnp.where(is_ahead, state.n_iter, 0),
+                       ahead_rows=jnp.any(state.W != 0, axis=-1))

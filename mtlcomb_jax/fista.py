@@ -52,6 +52,7 @@ from . import losses
 from .objective import (Problem, gradients, gradients_and_dual, gradients_and_dual_point, kkt_residual,
                         loss_derivatives, max_column_norms, null_start, objective_value, profile_intercepts,
                         smooth_value)
+from .loops import loop_shape
 from .penalties import l21_norm, prox_l21
 
 STOP_RULES = ("gap", "kkt", "relative")
@@ -119,6 +120,7 @@ class FistaState(NamedTuple):
     n_iter: jax.Array
     stalled: jax.Array    # the last step changed nothing
     relax: jax.Array      # the next search may start from a longer step (certified rules)
+    searched: jax.Array   # trials of the current search so far (fixed-width searches, see .loops)
     done: jax.Array
 
 
@@ -144,16 +146,19 @@ def init_state(problem: Problem, W0, b0, gamma0, z0=None) -> FistaState:
                       best_V=jnp.zeros_like(z0), best_quad=jnp.zeros((), dtype),
                       best_max_row=jnp.full((), jnp.inf, dtype),
                       criterion=jnp.full((), jnp.inf, dtype), n_iter=jnp.zeros((), jnp.int32),
-                      stalled=jnp.zeros((), bool), relax=jnp.zeros((), bool), done=jnp.zeros((), bool))
+                      stalled=jnp.zeros((), bool), relax=jnp.zeros((), bool), searched=jnp.zeros((), jnp.int32),
+                      done=jnp.zeros((), bool))
 
 
 def fista_step(state: FistaState, problem: Problem, tol, scale, column_norms, *, intercept: bool,
-               stop: str) -> FistaState:
+               stop: str, trials: int = 0) -> FistaState:
     """One FISTA iteration with backtracking, then the stopping test.
 
     ``scale`` is the reference the ``"gap"`` rule's tol is relative to; ``column_norms``
     (n_tasks,) bounds each task's column norms (:func:`max_column_norms`; used by the
-    certified rules with an intercept).
+    certified rules with an intercept). ``trials`` > 0 makes the backtracking search
+    fixed-width (:mod:`.loops`): that many step sizes tried together, and no step taken
+    (the state unchanged but for where the next search starts) when none is accepted.
 
     The certified rules with an intercept run FISTA on ``g(W) = min_b F(W, b)``: every
     point's intercepts are put at their optimum for its W (:func:`profile_intercepts`).
@@ -217,14 +222,26 @@ def fista_step(state: FistaState, problem: Problem, tol, scale, column_norms, *,
         return ~(tiny | accepted) & (count < _MAX_BACKTRACKS)
 
     gamma0 = jnp.where(state.relax, state.gamma * _STEP_RELAX, state.gamma)
-    # A do-while loop: its first pass tries gamma0 itself (halved here, doubled there,
-    # exactly). The trial is traced once, where a first trial before the loop traced it
-    # twice: the compiled solver is smaller and compiles faster. The first pass overwrites
-    # the placeholders, so they are plain zeros.
-    no = jnp.zeros((), bool)
-    before_first = (gamma0 / 2.0, jnp.zeros_like(W_s), jnp.zeros_like(b_s), jnp.zeros_like(z_s), jnp.zeros_like(F_s),
-                    no, no, no, jnp.full((), -1, jnp.int32))
-    gamma, W_n, b_n, z_n, F_n, tiny, _, clear, _ = jax.lax.while_loop(keep_backtracking, backtrack, before_first)
+    if trials:
+        # Fixed width: gamma0 * 2**k for k < trials, their forward products one product of X
+        # with the stacked trial coefficients; the first accepted is the do-while's step.
+        gammas = gamma0 * 2.0 ** jnp.arange(trials, dtype=gamma0.dtype)
+        W_k, b_k, z_k, F_k, tiny_k, accepted_k, clear_k = jax.vmap(trial)(gammas)
+        ok = tiny_k | accepted_k
+        # The do-while's cap: after _MAX_BACKTRACKS trials the last one is taken as it is.
+        stepped = jnp.any(ok) | (state.searched + trials > _MAX_BACKTRACKS)
+        pick = jnp.where(jnp.any(ok), jnp.argmax(ok), trials - 1)
+        gamma, W_n, b_n, z_n, F_n, tiny, clear = (a[pick] for a in (gammas, W_k, b_k, z_k, F_k, tiny_k, clear_k))
+    else:
+        # A do-while loop: its first pass tries gamma0 itself (halved here, doubled there,
+        # exactly). The trial is traced once, where a first trial before the loop traced it
+        # twice: the compiled solver is smaller and compiles faster. The first pass overwrites
+        # the placeholders, so they are plain zeros.
+        no = jnp.zeros((), bool)
+        before_first = (gamma0 / 2.0, jnp.zeros_like(W_s), jnp.zeros_like(b_s), jnp.zeros_like(z_s),
+                        jnp.zeros_like(F_s), no, no, no, jnp.full((), -1, jnp.int32))
+        gamma, W_n, b_n, z_n, F_n, tiny, _, clear, _ = jax.lax.while_loop(keep_backtracking, backtrack,
+                                                                          before_first)
     relax = clear & (stop != "relative")
 
     objective = F_n + problem.lam * l21_norm(W_n)
@@ -247,11 +264,23 @@ def fista_step(state: FistaState, problem: Problem, tol, scale, column_norms, *,
         restart = objective > state.objective
         t_new = jnp.where(restart, 1.0, t_new)
         t_prev_new = jnp.where(restart, 1.0, t_prev_new)
-    return FistaState(W=W_n, W_prev=state.W, b=b_n, b_prev=state.b, z=z_n, z_prev=state.z,
-                      t=t_new, t_prev=t_prev_new, gamma=gamma, objective=objective,
-                      prev_objective=state.objective, best_dual=best_dual, best_V=best_V, best_quad=best_quad,
-                      best_max_row=best_max_row, criterion=criterion,
-                      n_iter=n_iter, stalled=tiny, relax=relax, done=met | (tiny & (stop == "relative")))
+    stepped_state = FistaState(
+        W=W_n, W_prev=state.W, b=b_n, b_prev=state.b, z=z_n, z_prev=state.z, t=t_new, t_prev=t_prev_new,
+        gamma=gamma, objective=objective, prev_objective=state.objective, best_dual=best_dual, best_V=best_V,
+        best_quad=best_quad, best_max_row=best_max_row, criterion=criterion, n_iter=n_iter, stalled=tiny,
+        relax=relax, searched=jnp.zeros_like(state.searched), done=met | (tiny & (stop == "relative")))
+    if not trials:
+        return stepped_state
+    # No trial accepted: no step, and the next search goes on from gamma0 * 2**trials.
+    searching = state._replace(gamma=gammas[-1] * 2.0, relax=jnp.zeros((), bool),
+                               searched=state.searched + trials)
+    return select(stepped, stepped_state, searching)
+
+
+def select(predicate, new, old):
+    """``new`` where the scalar ``predicate`` holds, else ``old`` (pytrees of one structure),
+    without a branch (:mod:`.loops`)."""
+    return jax.tree.map(lambda a, b: jnp.where(predicate, a, b), new, old)
 
 
 def stop_scale(problem: Problem, intercept, stop, dtype):
@@ -279,11 +308,18 @@ def run_fista(problem: Problem, W0, b0, tol, max_iter, gamma0=1.0, z0=None, null
     def running(state):
         return ~state.done & (state.n_iter < max_iter)
 
+    shape = loop_shape()
     step = partial(fista_step, problem=problem, tol=tol, scale=scale,
-                   column_norms=max_column_norms(problem.X, W0.shape[1]), intercept=intercept, stop=stop)
+                   column_norms=max_column_norms(problem.X, W0.shape[1]), intercept=intercept, stop=stop,
+                   trials=shape.trials)
+    if shape.chunk > 1:    # known trip count; the rule is read once per chunk (see .loops)
+        def body(state):
+            return jax.lax.fori_loop(0, shape.chunk, lambda _, s: select(running(s), step(s), s), state)
+    else:
+        body = step
     W0, b0, z0, above = null_start(problem, W0, b0, z0, intercept, null)
     state = init_state(problem, W0, b0, gamma0, z0)._replace(done=above)
-    return jax.lax.while_loop(running, lambda s: step(s), state)
+    return jax.lax.while_loop(running, body, state)
 
 
 def solve_problem(problem: Problem, W0, b0, tol, max_iter, gamma0=1.0, null=None, *, intercept: bool, stop: str):

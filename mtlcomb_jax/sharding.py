@@ -24,9 +24,10 @@ def use_cpu_cores(n_devices=None):
 
     By default JAX sees a CPU as one device, and XLA spreads each operation over the
     cores; for the small products of a fold batch (T=20, n=100, p=200) that gains
-    nothing (the R tutorial's 10-fold CV took 0.49 s on 2 cores and 0.49 s pinned to
-    one). With one device per core each device runs its own folds' loops
-    (:func:`run_per_device`): 0.25 s on 2 cores (``bench/bench_tutorial.py``).
+    nothing: the R tutorial's 10-fold CV takes as long on 2 cores as pinned to one.
+    With one device per core each device runs its own folds' loops
+    (:func:`run_per_device`), and the CV takes about half the time on 2 cores
+    (``python bench/bench_tutorial.py`` times it both ways).
     Single fits and paths still run on one device. The cost is memory: every device
     holds its own copy of the data (X), so for data near the machine's memory keep one
     device, or pass ``devices=jax.devices()[:1]`` to the call that would spread.
@@ -62,7 +63,7 @@ def spread_batch(arrays, devices, batch_size):
     Each array's leading axis (batch_size rows) is padded with copies of its last row
     to the busiest device's share times the devices used, so that a batch that does not
     divide still uses them: 5 folds on 2 devices become 6 rows, 3 per device (sharding by
-    a divisor of the batch would have used one device). The padded rows repeat a real
+    a divisor of the batch would use one device). The padded rows repeat a real
     problem's work (progress bars count it too); callers drop results beyond
     ``batch_size``. ``devices`` defaults to all local ones; ``mesh`` is a one-axis
     (``"batch"``) Mesh, or None on one device (then nothing is padded or placed).
@@ -90,10 +91,9 @@ def run_per_device(batched_fn, mesh, in_specs=BATCH):
     over the whole batch, spread over the devices, and every iteration all-reduces "is
     any problem still running" across them; each device also keeps iterating until the
     slowest problem of the whole batch is done. Here each device runs its own loop over
-    its own problems and never waits for the others. On the R tutorial's 10-fold CV with
-    2 host devices (2 cores) the all-reduce thunks summed to 0.20 s of a 0.45 s profiled
-    run (``jax.profiler``); with a loop per device the CV takes 0.25 s
-    against 0.34 s. ``in_specs``: :data:`BATCH` for batched arguments, ``PartitionSpec()``
+    its own problems and never waits for the others (on the R tutorial's 10-fold CV with
+    2 host devices, ``jax.profiler`` shows the all-reduces taking a large share of the
+    one-loop run). ``in_specs``: :data:`BATCH` for batched arguments, ``PartitionSpec()``
     for replicated ones (a pytree prefix of the arguments); values that ``batched_fn``
     closes over are replicated. The outputs are all batched.
     """
@@ -122,7 +122,9 @@ def to_device(value, dtype=None):
 
 
 def to_host(tree):
-    """NumPy copies of every array in ``tree``, gathering arrays that span other processes.
+    """NumPy copies of every array in ``tree``, in one wait for the device: every copy is
+    started before the first is read (``jax.device_get``). Arrays that span other processes
+    are gathered.
 
     In a multi-process run (``jax.distributed.initialize``) a batch sharded over
     all processes' devices is not addressable from one process; every process
@@ -130,9 +132,9 @@ def to_host(tree):
     """
     from jax.experimental import multihost_utils
 
-    def fetch(leaf):
+    def gather(leaf):
         if isinstance(leaf, jax.Array) and not leaf.is_fully_addressable:
             return np.asarray(multihost_utils.process_allgather(leaf, tiled=True))
-        return np.asarray(leaf)
+        return leaf
 
-    return jax.tree.map(fetch, tree)
+    return jax.tree.map(np.asarray, jax.device_get(jax.tree.map(gather, tree)))

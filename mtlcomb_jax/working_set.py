@@ -189,7 +189,8 @@ def _check_one(problem: Problem, W, b, z, in_set, loop: DualPoint, previous: Dua
     # often the best lower bound when a solve stops after a step or two.
     values = [checked.dual] + [scaled_dual_value(problem, pt.V, pt.max_row, pt.quad) for pt in (loop, previous)]
     point, dual = _best_point(values, (own, loop, previous))
-    return norms, objective_value(problem, W, b, z), dual, kkt_residual(problem, W, grad_W, grad_b), point
+    return (norms, objective_value(problem, W, b, z), dual, kkt_residual(problem, W, grad_W, grad_b),
+            jnp.any(W != 0, axis=1), point)
 
 
 _max_column_norms = compact_jit(max_column_norms, static_argnames=("n_tasks",))
@@ -217,8 +218,9 @@ def full_check(problem: Problem, W, b, z, in_set, loop: DualPoint, previous: Dua
 
     Returns the row norms (K, p) that decide violations (the larger of the gradient's
     and the solution's dual point's), objectives, dual values and KKT residuals (K,),
-    and the best :class:`DualPoint` of each problem (the one the dual value comes from:
-    the solution's own, the solve's best, or the previous lambda's, rescaled).
+    the solutions' nonzero rows (K, p) and the best :class:`DualPoint` of each problem
+    (the one the dual value comes from: the solution's own, the solve's best, or the
+    previous lambda's, rescaled).
     """
     return jax.vmap(partial(_check_one, intercept=intercept), in_axes=(_BATCH_AXES, 0, 0, 0, 0, 0, 0, None))(
         problem, W, b, z, in_set, loop, previous, column_norms)
@@ -343,13 +345,17 @@ class _LambdaSolution(NamedTuple):
     objective: jax.Array    # (K,) full-problem certificates
     gap: np.ndarray         # (K,)
     kkt: jax.Array          # (K,)
+    kkt_host: np.ndarray    # (K,) the same on the host
+    done: np.ndarray        # (K,) the last restricted solve met its stopping rule
     n_iter: np.ndarray      # (K,) iterations over all rounds
     complete: bool          # no feature outside the working set violates optimality
     point: DualPoint        # the solutions' dual ingredients (the next lambda's carried dual)
     next_start: _Start      # where the last solve got at the next lambda (the solution where it did not)
+    next_active: np.ndarray  # (K, p) features nonzero in the solution or in next_start
     ahead_iter: np.ndarray  # (K,) iterations it spent there
     columns: np.ndarray     # (K, m) the last solve's columns: W is fit.W (K, m, T) scattered on them
     valid: np.ndarray       # (K, m) False on padding columns
+    rows: np.ndarray | None  # (K, m, T) fit.W on the host, with keep_rows
 
 
 class _Start(NamedTuple):
@@ -361,12 +367,13 @@ class _Start(NamedTuple):
 
 
 def _solve_at_lambda(problem, lam, next_lam, work_ahead, sets, start, tol, max_iter, scale, previous, column_norms,
-                     *, intercept, stop, max_rounds, shared, mesh=None):
+                     *, intercept, stop, max_rounds, shared, mesh=None, keep_rows=False):
     """Solve on the working sets (K, p), check every feature, re-admit violators, repeat.
 
     Starts from ``start`` (a :class:`_Start`); ``previous`` is the :class:`DualPoint` of
     the last lambda's solutions; ``column_norms`` as in :func:`full_check`. Problems done
     early work ahead at next_lam (K,) where ``work_ahead`` (K,) (see :mod:`.batched`).
+    ``keep_rows``: bring the restricted solutions to the host too (a path that keeps its W).
     """
     W, b, z, gamma = start
     dtype = W.dtype
@@ -384,17 +391,19 @@ def _solve_at_lambda(problem, lam, next_lam, work_ahead, sets, start, tol, max_i
         del X_S     # free the restricted copy before the check's pass over X
         if stop != "relative":
             gamma = fit.ahead.gamma
-        iterations += np.asarray(fit.n_iter)
         W = scatter_columns(fit.W, columns, valid, n_features=n_features)
         b, z = fit.b, fit.z
         loop_point = DualPoint(V=fit.best_V, quad=fit.best_quad, max_row=fit.best_max_row)
-        norms, F, dual, kkt, point = full_check(lam_problem, W, b, z, sets, loop_point, previous, column_norms,
-                                                intercept=intercept)
-        grad_norms = np.asarray(norms)
-        violators = ~sets & (grad_norms > lam[:, None])
-        gap = np.maximum(np.asarray(F) - np.asarray(dual), 0.0)
+        norms, F, dual, kkt, active, point = full_check(lam_problem, W, b, z, sets, loop_point, previous,
+                                                        column_norms, intercept=intercept)
+        # Everything the host decides on, in one wait for the device per round.
+        host = _RoundOnHost(*to_host((fit.n_iter, fit.done, fit.ahead_iter, fit.ahead_rows, norms, F, dual, kkt,
+                                      active, fit.W if keep_rows else None)))
+        iterations += host.n_iter
+        violators = ~sets & (host.grad_norms > lam[:, None])
+        gap = np.maximum(host.objective - host.dual, 0.0)
         if violators.any():
-            sets = grown_sets(sets, violators, grad_norms / lam[:, None], n_features, shared)
+            sets = grown_sets(sets, violators, host.grad_norms / lam[:, None], n_features, shared)
         elif stop == "gap" and np.any(gap > tol * scale) and not retried:
             # The restricted solve certified itself with the best dual point of its
             # run; on all features that point can need more scaling (rows outside the
@@ -404,15 +413,28 @@ def _solve_at_lambda(problem, lam, next_lam, work_ahead, sets, start, tol, max_i
             break
     next_start = _Start(W=scatter_columns(fit.ahead.W, columns, valid, n_features=n_features), b=fit.ahead.b,
                         z=fit.ahead.z, gamma=gamma)
-    return _LambdaSolution(W=W, b=b, grad_norms=grad_norms, fit=fit, objective=F, gap=gap, kkt=kkt,
-                           n_iter=iterations, complete=not violators.any(), point=point, next_start=next_start,
-                           ahead_iter=np.asarray(fit.ahead_iter), columns=columns, valid=valid)
+    # The rows active at the next lambda's start: the solution's and where working ahead got.
+    active = host.active.copy()
+    for k in range(n_problems):
+        active[k, columns[k][valid[k] & host.ahead_rows[k]]] = True
+    return _LambdaSolution(W=W, b=b, grad_norms=host.grad_norms, fit=fit, objective=F, gap=gap, kkt=kkt,
+                           kkt_host=host.kkt, done=host.done, n_iter=iterations, complete=not violators.any(),
+                           point=point, next_start=next_start, next_active=active, ahead_iter=host.ahead_iter,
+                           columns=columns, valid=valid, rows=host.W_S)
 
 
-@compact_jit
-def _active_rows(W, W_start):
-    """(K, p) bool: features nonzero in W or in the warm start W_start, both (K, p, T)."""
-    return jnp.any((W != 0) | (W_start != 0), axis=2)
+class _RoundOnHost(NamedTuple):
+    """What one round brings to the host (arrays over the K problems)."""
+    n_iter: np.ndarray      # (K,) iterations of the restricted solve
+    done: np.ndarray        # (K,) its stopping rule was met
+    ahead_iter: np.ndarray  # (K,) iterations it spent working ahead
+    ahead_rows: np.ndarray  # (K, m) the nonzero rows where working ahead got
+    grad_norms: np.ndarray  # (K, p) violation norms (full_check)
+    objective: np.ndarray   # (K,) full-problem objectives
+    dual: np.ndarray        # (K,) ... dual values
+    kkt: np.ndarray         # (K,) ... KKT residuals
+    active: np.ndarray      # (K, p) the solutions' nonzero rows
+    W_S: np.ndarray | None  # (K, m, T) the restricted solutions, when a path keeps its W
 
 
 @compact_jit(static_argnames=("n_lambdas", "squeeze"))
@@ -446,9 +468,9 @@ class _KeptRows:
         self.lambda_ids, self.columns, self.rows = [], [], []
 
     def add(self, lambda_index, W_S, columns, valid):
-        """W_S (K, m, T), columns and valid (K, m): the last restricted solve at the lambda."""
+        """W_S (K, m, T) on the host, columns and valid (K, m): the last restricted solve at the lambda."""
         ok = valid[self.problem_index]
-        self.rows.append(to_host(W_S)[self.problem_index][ok])
+        self.rows.append(W_S[self.problem_index][ok])
         self.columns.append(columns[self.problem_index][ok])
         self.lambda_ids.append(np.full(int(ok.sum()), lambda_index, np.int32))
 
@@ -523,9 +545,9 @@ def working_set_path(problem: Problem, lambdas, W0, b0, tol, max_iter, *, interc
     start_check = full_check(problem._replace(lam=jnp.asarray(lambda_start, dtype)), W, b, z,
                              np.zeros((n_problems, n_features), bool), no_dual_point(problem, n_problems),
                              no_dual_point(problem, n_problems), column_norms, intercept=intercept)
-    grad_norms, point = np.asarray(start_check[0]), start_check[-1]
-    lam_prev = np.asarray(lambda_start, dtype=np.float64)
-    scale = np.asarray(scale, dtype=np.float64)
+    grad_norms, active, lam_prev, scale = to_host((start_check[0], start_check[4], lambda_start, scale))
+    lam_prev, scale = lam_prev.astype(np.float64), scale.astype(np.float64)
+    point = start_check[-1]
     n_iters, convergeds = [], []
     kept = None if keep_W is None else _KeptRows(int(keep_W), n_lambdas, n_features)
     for k in range(n_lambdas):
@@ -537,27 +559,27 @@ def working_set_path(problem: Problem, lambdas, W0, b0, tol, max_iter, *, interc
         work_ahead = np.full(n_problems, stop != "relative" and not last)
         # Strong rule plus everything already active (in the last solution or in the
         # warm start), per problem (sets are unions when shared).
-        active = np.asarray(_active_rows(W, start.W))
         strong = grad_norms >= (2.0 * lam - lam_prev)[:, None]
         sets = initial_sets(active, strong, grad_norms / lam[:, None], n_features, shared)
         sol = _solve_at_lambda(problem, lam, next_lam, work_ahead, sets, start, tol, max_iter, scale, point,
                                column_norms, intercept=intercept, stop=stop, max_rounds=max_rounds, shared=shared,
-                               mesh=mesh)
+                               mesh=mesh, keep_rows=kept is not None)
         W, b, grad_norms, point, start = sol.W, sol.b, sol.grad_norms, sol.point, sol.next_start
+        active = sol.next_active
         # iterations spent ahead at this lambda count towards it
         n_iter = sol.n_iter + ahead_iter
         ahead_iter = sol.ahead_iter
         if stop == "gap":
             converged = sol.gap <= tol * scale
         elif stop == "kkt":
-            converged = np.asarray(sol.kkt) <= tol
+            converged = sol.kkt_host <= tol
         else:
-            converged = np.asarray(sol.fit.done)
+            converged = sol.done
         converged = converged & sol.complete
         fit = Fit(W=W, intercept=b, objective=sol.objective, n_iter=jnp.asarray(n_iter),
                   converged=jnp.asarray(converged), dual_gap=jnp.asarray(sol.gap, dtype), kkt_residual=sol.kkt)
         if kept is not None:
-            kept.add(k, sol.fit.W, sol.columns, sol.valid)
+            kept.add(k, sol.rows, sol.columns, sol.valid)
         output = fit._replace(W=None) if per_lambda is None else per_lambda(fit, sol.fit.z)
         if k == 0:
             stacked = _empty_stack(output, n_lambdas=n_lambdas, squeeze=squeeze)

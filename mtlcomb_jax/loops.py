@@ -1,0 +1,70 @@
+"""How the solver's loops are shaped for the backend they run on.
+
+On XLA:GPU a ``lax.while_loop`` whose trip count XLA cannot infer copies its condition
+to the host and waits for it before every pass (``WhileThunk::ExecuteOnStream`` in
+openxla/xla, ``xla/backends/gpu/runtime/while_thunk.cc``: a ``Memcpy`` of the predicate,
+then ``BlockHostUntilDone``); a loop of known trip count runs its body without either.
+A ``lax.cond`` reads its predicate on the host too. FISTA has two such loops per iteration
+(its own and the backtracking search), and the batched solver adds two conditionals, so
+an accelerator would wait on the host 3 to 5 times per iteration. The ``"fixed"`` shape removes those waits:
+
+- the backtracking search tries :data:`FIXED_TRIALS` step sizes at once (``gamma0 * 2**k``,
+  k < trials): their forward products are one product of X with the stacked trial
+  coefficients (``trials * T`` columns), which on memory-bound hardware costs about what
+  one product costs. The first accepted trial is taken, which is the step the
+  one-at-a-time search takes; when none is accepted the iteration takes no step and the
+  next search starts where this one stopped (``gamma0 * 2**trials``), so the iterates are
+  those of the one-at-a-time search, with an iteration spent on the way;
+- FISTA runs in chunks of :data:`FIXED_CHUNK` iterations, a loop of known trip count
+  whose iterations after the stopping rule is met change nothing; the rule is read by the
+  host once per chunk;
+- the batched solver selects with ``jnp.where`` where it branched with ``lax.cond``.
+
+On the CPU the loop condition lives in host memory already, and computing the extra
+trials and selecting whole loop states each iteration would cost time, so the CPU keeps
+the ``"adaptive"`` shape: a do-while search, a convergence test every iteration and
+conditionals that skip work. The shape is chosen where a program is traced, from
+``jax.default_backend()``; the environment variable ``MTLCOMB_JAX_LOOPS`` (``adaptive``
+or ``fixed``) overrides it for programs traced afterwards (``tests/test_loops.py`` checks
+the fixed shape's compiled programs on the CPU this way).
+"""
+from __future__ import annotations
+
+import os
+from typing import NamedTuple
+
+import jax
+
+#: FISTA iterations between two reads of the stopping rule by the host ("fixed" shape).
+#: At most FIXED_CHUNK - 1 iterations are computed and discarded per solve.
+FIXED_CHUNK = 16
+#: Step sizes each backtracking search tries together ("fixed" shape): gamma0 to
+#: 8 gamma0. The certified rules start each search just below the last accepted step, so
+#: the first or second trial is almost always accepted.
+FIXED_TRIALS = 4
+SHAPES = ("adaptive", "fixed")
+
+
+class LoopShape(NamedTuple):
+    """chunk: FISTA iterations per convergence test; trials: step sizes per backtracking
+    search computed together (0: one at a time, in a do-while loop); select: the batched
+    solver selects with ``jnp.where`` instead of branching."""
+    chunk: int
+    trials: int
+    select: bool
+
+
+ADAPTIVE = LoopShape(chunk=1, trials=0, select=False)
+FIXED = LoopShape(chunk=FIXED_CHUNK, trials=FIXED_TRIALS, select=True)
+
+
+def loop_shape() -> LoopShape:
+    """The loop shape for programs traced now: ``MTLCOMB_JAX_LOOPS`` when set, else
+    "adaptive" on the CPU and "fixed" on other backends."""
+    name = os.environ.get("MTLCOMB_JAX_LOOPS", "").strip().lower()
+    if name and name not in SHAPES:
+        raise ValueError(f"MTLCOMB_JAX_LOOPS={name!r} is not a loop shape; set it to one of {SHAPES}, or unset it "
+                         "for the backend's default.")
+    if not name:
+        name = "adaptive" if jax.default_backend() == "cpu" else "fixed"
+    return FIXED if name == "fixed" else ADAPTIVE

@@ -1,0 +1,199 @@
+"""The solver's loop shapes (mtlcomb_jax.loops): what the compiled programs contain, and that
+the fixed shape an accelerator runs takes the iterates of the CPU's adaptive shape.
+
+Both are checked on the CPU, in a fresh process that compiles the public entry points under
+each shape (``MTLCOMB_JAX_LOOPS``) and dumps XLA's optimised HLO: a ``while`` without a
+``known_trip_count`` is a loop whose condition an accelerator reads on the host each pass,
+a ``conditional`` a branch whose predicate it reads there.
+"""
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+CHILD = textwrap.dedent("""
+    import json, os, sys, warnings
+    import jax
+    jax.config.update("jax_enable_x64", True)
+    import numpy as np
+    import mtlcomb_jax as mc
+    warnings.simplefilter("ignore")
+    dump = sys.argv[1]
+
+    def dumped():
+        return {f for f in os.listdir(dump) if f.endswith("after_optimizations.txt")}
+
+    def loops(files):
+        out = []
+        for f in sorted(files):
+            lines = open(os.path.join(dump, f)).read().splitlines()
+            whiles = [line for line in lines if " while(" in line]
+            if whiles:
+                out.append([f.split(".")[1], sum("known_trip_count" not in line for line in whiles),
+                            sum(" conditional(" in line for line in lines)])
+        return out
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((40, 70)); W = np.zeros((70, 4)); W[:5] = rng.standard_normal((5, 4))
+    Z = X @ W + rng.standard_normal((40, 4)); Y = np.column_stack([Z[:, :2], (Z[:, 2:] > 0).astype(float)])
+    types = ["regression"] * 2 + ["classification"] * 2
+    shared = mc.MultiTaskData.from_outcomes(X, Y, types)
+    shared32 = mc.MultiTaskData.from_outcomes(X.astype(np.float32), Y.astype(np.float32), types)
+    tasks = mc.MultiTaskData.from_tasks([X[:30], X[10:]], [Y[:30, 0], Y[10:, 2]], ["regression", "classification"])
+    calls = {
+        "solve": lambda: mc.solve(tasks, 0.1),
+        "path": lambda: mc.fit_path(tasks, n_lambdas=4),
+        "path relative": lambda: mc.fit_path(tasks, n_lambdas=4, stop="relative", intercept=False),
+        "working-set path": lambda: mc.fit_path(shared, n_lambdas=4, screening=True),
+        "cv": lambda: mc.cross_validate(shared, n_folds=3, n_lambdas=4, screening=False),
+        "working-set cv float32": lambda: mc.cross_validate(shared32, n_folds=3, n_lambdas=4, screening=True),
+    }
+    out = {}
+    for shape in ("adaptive", "fixed"):
+        os.environ["MTLCOMB_JAX_LOOPS"] = shape
+        jax.clear_caches()
+        before = dumped()
+        results = {name: call() for name, call in calls.items()}
+        out[shape] = {"programs": loops(dumped() - before), "results": {
+            name: {"n_iter": np.asarray(r.n_iter).tolist(), "converged": bool(np.all(r.converged)),
+                   "values": np.asarray(r.W if hasattr(r, "W") else r.deviance, np.float64).ravel().tolist()}
+            for name, r in results.items()}}
+    print(json.dumps(out))
+""")
+
+
+@pytest.fixture(scope="module")
+def shapes(tmp_path_factory):
+    dump = tmp_path_factory.mktemp("hlo")
+    env = dict(os.environ, MTLCOMB_JAX_CACHE="0", XLA_FLAGS=f"--xla_dump_to={dump} --xla_dump_hlo_as_text")
+    done = subprocess.run([sys.executable, "-c", CHILD, str(dump)], env=env, capture_output=True, text=True,
+                          timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.slow
+def test_fixed_shape_programs_have_one_host_read_per_chunk_and_no_branch(shapes):
+    fixed = shapes["fixed"]["programs"]
+    solvers = [p for p in fixed if p[0] in ("jit__solve_jit", "jit__path_jit", "jit__cv_jit", "jit_solve_on_columns")]
+    assert {p[0] for p in solvers} == {"jit__solve_jit", "jit__path_jit", "jit__cv_jit", "jit_solve_on_columns"}
+    for name, unknown, conditionals in fixed:
+        # the chunk loop, whose condition is the stopping rule; nothing else
+        assert unknown <= 1 and conditionals == 0, (name, unknown, conditionals)
+    assert all(unknown == 1 for _, unknown, _ in solvers)
+
+
+@pytest.mark.slow
+def test_adaptive_shape_programs_keep_the_cpu_loops(shapes):
+    adaptive = {p[0]: p[1:] for p in shapes["adaptive"]["programs"]}
+    # FISTA's loop and its backtracking do-while; the batched solver's two branches
+    assert adaptive["jit__solve_jit"] == [2, 0]
+    assert adaptive["jit__path_jit"] == [2, 0]
+    assert adaptive["jit__cv_jit"] == [2, 0]
+    assert adaptive["jit_solve_on_columns"] == [2, 2]
+
+
+@pytest.mark.slow
+def test_fixed_shape_takes_the_adaptive_iterates(shapes):
+    import numpy as np
+    adaptive, fixed = shapes["adaptive"]["results"], shapes["fixed"]["results"]
+    assert adaptive.keys() == fixed.keys()
+    for name in adaptive:
+        a, f = adaptive[name], fixed[name]
+        assert a["converged"] and f["converged"], name
+        values_a, values_f = np.asarray(a["values"]), np.asarray(f["values"])
+        if name.endswith("float32"):
+            # the stacked trial products round in another order
+            np.testing.assert_allclose(values_f, values_a, rtol=1e-4, atol=1e-4 * np.abs(values_a).max(),
+                                       err_msg=name)
+        else:
+            assert f["n_iter"] == a["n_iter"], name
+            np.testing.assert_allclose(values_f, values_a, rtol=1e-8, atol=1e-9 * np.abs(values_a).max(),
+                                       err_msg=name)
+
+
+def test_loop_shape_follows_the_backend_and_the_environment(monkeypatch):
+    from mtlcomb_jax import loops
+    monkeypatch.delenv("MTLCOMB_JAX_LOOPS", raising=False)
+    assert loops.loop_shape() == loops.ADAPTIVE          # the tests run on the CPU
+    monkeypatch.setattr(loops.jax, "default_backend", lambda: "gpu")
+    assert loops.loop_shape() == loops.FIXED
+    monkeypatch.setenv("MTLCOMB_JAX_LOOPS", "adaptive")
+    assert loops.loop_shape() == loops.ADAPTIVE
+    monkeypatch.setenv("MTLCOMB_JAX_LOOPS", "unrolled")
+    with pytest.raises(ValueError, match="MTLCOMB_JAX_LOOPS='unrolled'.*adaptive"):
+        loops.loop_shape()
+
+
+@pytest.mark.parametrize("keep_W", [True, False], ids=["path", "cv"])
+def test_a_working_set_round_waits_for_the_device_once(monkeypatch, keep_W):
+    """Everything the host decides on in a round (violations, gaps, iterations, the next
+    start's active rows, the kept rows) comes in one ``to_host``; no other read."""
+    import jax
+    import numpy as np
+    from jax._src.array import ArrayImpl
+
+    import mtlcomb_jax as mc
+    from mtlcomb_jax import working_set
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((40, 300))
+    W = np.zeros((300, 3))
+    W[:4] = rng.standard_normal((4, 3))
+    Z = X @ W + 0.5 * rng.standard_normal((40, 3))
+    data = mc.MultiTaskData.from_outcomes(X, np.column_stack([Z[:, :2], Z[:, 2] > 0]),
+                                          ["regression"] * 2 + ["classification"])
+    counts = {"rounds": 0, "fetches": 0, "stray reads": 0, "inside": False, "fetching": False}
+
+    def counted(name, fun):
+        def wrapper(*args, **kwargs):
+            if name == "fetches":
+                counts["fetching"] = True
+            counts[name] += counts["inside"] or name == "inside"
+            try:
+                return fun(*args, **kwargs)
+            finally:
+                counts["fetching"] = False
+        return wrapper
+
+    def path(*args, **kwargs):
+        counts["inside"] = True
+        try:
+            return run_path(*args, **kwargs)
+        finally:
+            counts["inside"] = False
+
+    def stray(value):
+        counts["stray reads"] += counts["inside"] and not counts["fetching"] and isinstance(value, jax.Array)
+
+    class NumPyWatch:
+        """numpy for working_set.py, counting jax arrays handed to it (a read from the device)."""
+        def __getattr__(self, name):
+            fun = getattr(np, name)
+            if not callable(fun) or isinstance(fun, type):
+                return fun
+
+            def watched(*args, **kwargs):
+                for value in args:
+                    stray(value)
+                return fun(*args, **kwargs)
+            return watched
+
+    run_path, value = working_set.working_set_path, ArrayImpl._value
+    monkeypatch.setattr(working_set, "working_set_path", path)
+    monkeypatch.setattr("mtlcomb_jax.path.working_set_path", path)
+    monkeypatch.setattr("mtlcomb_jax.cv.working_set_path", path)
+    monkeypatch.setattr(working_set, "to_host", counted("fetches", working_set.to_host))
+    monkeypatch.setattr(working_set, "solve_on_columns", counted("rounds", working_set.solve_on_columns))
+    monkeypatch.setattr(working_set, "np", NumPyWatch())
+    # float(), int() and bool() of a jax array read it through its _value
+    monkeypatch.setattr(ArrayImpl, "_value", property(lambda self: (stray(self), value.fget(self))[1]))
+    if keep_W:
+        mc.fit_path(data, n_lambdas=6, screening=True)
+    else:
+        mc.cross_validate(data, n_folds=3, n_lambdas=6, screening=True)
+    assert counts["rounds"] >= 6
+    assert counts["fetches"] == counts["rounds"] + 1       # and one for the start's check
+    assert counts["stray reads"] == 0
