@@ -55,8 +55,9 @@ def tutorial_shaped_workloads(*, quick=False, repeats=5, seed=0):
     Full size: 10 regression + 10 classification tasks, p=200, n=100; a
     50-lambda path (ratio 0.001) and 10-fold CV over 20 lambdas (ratio 0.01),
     ``stop="relative"``, ``tol=1e-6``, no intercept (the R package's settings).
-    ``quick`` shrinks everything so it runs in seconds. Returns a list of rows
-    (dicts with workload, compile_s, run_s).
+    ``quick`` shrinks everything so it runs in seconds. Returns a tuple (header, rows):
+    header a dict (device, n_devices, dtype, shape, repeats), rows a list of dicts
+    (workload, compile_s, run_s).
     """
     import mtlcomb_jax as mc
     n_each, p, n, n_lambdas, n_folds = (2, 30, 40, 10, 3) if quick else (10, 200, 100, 50, 10)
@@ -111,7 +112,8 @@ def _with_iterations(result):
 
 def accelerator_cases(*, quick=False, dtype=np.float32, gene=True):
     """[(name, data, call)] of the accelerator benchmark; ``call()`` returns (result, total
-    iterations over every problem and lambda). Sizes in ``bench/bench_accelerator.py``."""
+    iterations over every problem and lambda). ``bench/bench_accelerator.py``'s docstring
+    lists the sizes, full and ``quick``."""
     import mtlcomb_jax as mc
     n_each, p_tut = (4, 60) if quick else (10, 200)
     tutorial = _simulated(n_each, n_each, 100, p_tut, dtype)

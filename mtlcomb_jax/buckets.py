@@ -6,7 +6,7 @@ Padding samples carry weight 0, as the samples outside a fold do, and padding fe
 zero columns: their gradient is zero, so their coefficients stay exactly zero, and
 lambda_max, the objective, the dual point and every certificate are those of the
 unpadded problem (up to the order of floating-point sums). A size is rounded up to the
-next of eight steps per octave (:func:`padded_size`: at most 12.5 % more work).
+next of eight steps per octave (:func:`padded_size`: at most 12.5 % more per dimension).
 
 The padded copy is made on the host, where it compiles nothing, and only for designs of
 at most :data:`MAX_PADDED_BYTES`: above that, compiling is a small share of a fit, and a

@@ -26,9 +26,11 @@ import jax
 
 #: The environment variable that turns the default cache off (``0``, ``false``, ``off``, ``no``).
 CACHE_VARIABLE = "MTLCOMB_JAX_CACHE"
-#: Programs that take at least this long to compile are stored: the solvers (0.3 to 1 s)
-#: and the grid and fold-weight programs (0.05 to 0.15 s); the one-operation programs
-#: (under 0.03 s) would cost a file read each for little gain.
+#: Programs that take at least this long to compile are stored: the solvers (0.3 to 1 s;
+#: ``python bench/bench_programs.py`` prints a working-set solver's compile time) and the
+#: grid and fold-weight programs (0.05 to 0.15 s); the one-operation programs (under
+#: 0.03 s) would cost a file read each for little gain. JAX logs every program's compile
+#: time with ``jax.config.update("jax_log_compiles", True)``.
 MIN_COMPILE_SECONDS = 0.05
 #: Size bound of the default folder (JAX evicts the least recently used programs beyond it).
 MAX_CACHE_BYTES = 2 * 2**30

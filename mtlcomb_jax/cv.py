@@ -203,10 +203,11 @@ def folds_from_user(data: MultiTaskData, folds):
 
 
 def check_folds_usable(data: MultiTaskData, folds):
-    """Every task has test samples in every fold, and every classification training part
-    both classes. Returns (n_folds, undefined): undefined (n_folds, n_tasks) bool marks the
-    folds whose test part lacks a class of a classification task (its AUC is undefined);
-    ValueError when a classification task is left with fewer than two folds to score."""
+    """Check that every task has test samples in every fold and that every classification
+    training part holds both classes (ValueError naming the fix otherwise). Returns
+    (n_folds, undefined): undefined (n_folds, n_tasks) bool marks the folds whose test part
+    lacks a class of a classification task (its AUC is undefined); ValueError when a
+    classification task is left with fewer than two folds to score."""
     n_folds = int(folds.max()) + 1
     y = np.asarray(data.y)
     undefined = np.zeros((n_folds, data.n_tasks), dtype=bool)
@@ -318,7 +319,8 @@ def predictor_metrics(problem, test_w, z):
 @partial(jit, static_argnames=("intercept", "stop", "n_lambdas", "progress", "mesh"))
 def _cv_jit(problem, train_w, test_w, grid, ratio, tol, max_iter, *, intercept, stop, n_lambdas,
             progress=False, mesh=None):
-    """vmap over folds of the scanned path; returns per-fold lambdas and metrics.
+    """vmap over folds of the scanned path: (lambdas (K, L), metric (K, L, T), heldout loss
+    (K, L, T), n_iter (K, L), converged (K, L)), one row per fold (and per padding row).
 
     grid : (n_lambdas,) explicit lambdas, or None to use each fold's own log grid
     from its lambda_max down to ``ratio * lambda_max``. mesh : the folds' devices
@@ -370,15 +372,20 @@ def _fold_outputs(problem, test_w, fit, z, *, n_folds, with_full):
 
 def _screened_cv(problem, train_w, test_w, grid, ratio, tol, max_iter, intercept, stop, n_lambdas, n_folds,
                  with_full, mesh, n_features):
-    """The CV paths with shared strong-rule working sets (see :mod:`.working_set`).
+    """The CV paths with strong-rule working sets (see :mod:`.working_set`: with one X
+    for all tasks each fold has its own set, with per-task X the folds share one).
 
     train_w and test_w hold one row per fold, then ``with_full`` one more (the full
     data's weights, see :func:`fold_weights`), then maybe padding
     (:func:`~mtlcomb_jax.sharding.spread_batch`). The full data's path runs as one more
-    problem of the batch, sharing the folds' compiled programs and working sets, and
-    comes back as its lambdas and a :class:`~mtlcomb_jax.fista.Fit` stacked over them
-    (else None), its W cut to the data's ``n_features`` (the problem's features may be
-    padded, :mod:`.buckets`). ``mesh``: the rows' devices (:func:`~mtlcomb_jax.sharding.spread_batch`).
+    problem of the batch, sharing the folds' compiled programs (and, with per-task X,
+    their working set). ``mesh``: the rows' devices (:func:`~mtlcomb_jax.sharding.spread_batch`).
+
+    Returns (fold lambdas (K, L), metric and heldout loss (K, L, T), n_iter and converged
+    (K, L), full_path): the folds' rows only; full_path is the full data's lambdas and a
+    :class:`~mtlcomb_jax.fista.Fit` stacked over them, its W cut to the data's
+    ``n_features`` (the problem's features may be padded, :mod:`.buckets`), or None
+    without ``with_full``.
     """
     n_problems = train_w.shape[0]
     grids, lam_max, null = _fold_grids(problem, train_w, ratio, intercept=intercept, n_lambdas=n_lambdas)
@@ -421,6 +428,7 @@ class CVResult:
     n_iter, converged : (n_folds, n_lambdas)
     folds : (n_tasks, n_max) fold id of each sample, -1 on padding and missing outcomes
     is_classification : (n_tasks,) bool
+    task_names : (n_tasks,) the data's task names
     path : the full data's :class:`~mtlcomb_jax.path.PathResult` over its own grid, when
         ``cross_validate(..., return_path=True)``; else None
     """
@@ -517,14 +525,16 @@ def cross_validate(data: MultiTaskData, *, n_folds=10, folds=None, stratify=True
         the full data's path in the batch (``return_path`` with working sets) and for each
         row that pads the batch to the devices (:func:`~mtlcomb_jax.sharding.spread_batch`)
     screening : strong-rule working sets as in :func:`~mtlcomb_jax.path.fit_path`
-        (the folds share one working set, the union of theirs; the loop over
-        lambdas then runs in Python around vmapped solves)
+        (with one X for all tasks each fold has its own set; with per-task X the folds
+        share one, the union of theirs; the loop over lambdas then runs in Python around
+        batched solves)
     return_path : also fit the path on all the data, as ``cv.path`` (what
         :func:`~mtlcomb_jax.path.fit_path` returns for the same arguments and the default
         grid, or ``lambdas``: the same solutions to within ``tol``). With working sets it
         runs as one more problem of the folds' batch, so it compiles nothing of its own
-        and shares their working sets: at the gene-expression benchmark's size that
-        saves the path's programs and a separate loop (``bench/bench_genomics.py``).
+        (with per-task X it also shares their working set): the path's programs and a
+        separate loop are saved (``python bench/bench_genomics.py`` times both ways,
+        ``--separate`` for the separate one).
         Without working sets it is a separate :func:`fit_path`.
     standardize, scale_outcomes : fit every fold on the standardised problem, as
         :func:`~mtlcomb_jax.path.fit_path` does (:mod:`~mtlcomb_jax.scaling`; the scaling

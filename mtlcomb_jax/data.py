@@ -140,8 +140,8 @@ class MultiTaskData:
         ----------
         Xs : list of n_tasks arrays, task t of shape (n_t, n_features)
         ys : list of n_tasks arrays of shape (n_t,)
-        task_types : "regression" / "classification" per task (a list), or one
-            string for all tasks
+        task_types : "regression" / "classification" per task (a list, or a dict by
+            task name), or one string for all tasks
         sample_weights : optional list of (n_t,) non-negative arrays; each task's
             weights are normalised to sum 1 (default: 1 / n_t each)
         feature_names, task_names : optional names (default ``x0..``, ``task0..``)

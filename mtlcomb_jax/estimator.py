@@ -138,7 +138,8 @@ class MTLComb(BaseEstimator):
     Parameters
     ----------
     lam : weight of the L2,1 penalty
-    task_types : list of 'regression'/'classification', or None to infer
+    task_types : 'regression' / 'classification' per task (a list, a dict by task name, or
+        one string for all tasks), or None to infer
     similarity, ridge, intercept, loss_weighting, tol, max_iter, stop : as in
         :func:`mtlcomb_jax.solve`
     standardize, scale_outcomes : fit on standardised features (and regression outcomes),

@@ -5,16 +5,16 @@ blocks below its mmap threshold from its heaps, and each freed mmapped block rai
 that threshold to its own size (up to 32 MiB). So the working-set loop's buffers
 (gathered columns, gradients, K copies of W: a few to a few tens of MiB, a little
 different in size from lambda to lambda) soon come from the heaps and stay there when
-freed. The process's
-resident memory then keeps growing with blocks it no longer uses: at the gene-expression
-benchmark's size (``bench/bench_genomics.py``, X = 305 MiB) about 0.6 to 1.0 x X.
+freed. The process's resident memory then keeps growing with blocks it no longer uses:
+at the gene-expression benchmark's size (``python bench/bench_genomics.py``, X = 305 MiB) about 0.6 to 1.0 x X.
 
 ``malloc_trim(0)`` hands the whole free pages of every heap back (the blocks stay
 usable; touching them again costs a page fault). :func:`release_free_blocks` calls it,
 and the working-set path calls that after each lambda when its design is large
-(:data:`RELEASE_MIN_BYTES`) and lives in host memory. Measured at the gene-expression
-size (ad-hoc runs): the peak growth of a path plus 10-fold CV went from
-3.03 to 2.57 x X; the 200 calls took 1.1 s of the 73.5 s run.
+(:data:`RELEASE_MIN_BYTES`) and lives in host memory. At the gene-expression size
+(``python bench/bench_genomics.py --separate``, with :data:`RELEASE_BETWEEN_LAMBDAS`
+on and off) the peak growth of a path plus 10-fold CV is 2.57 x X with the release
+against 3.03 x X without; its 200 calls take 1.1 s of a 73.5 s run.
 
 Where there is no glibc (macOS, Windows, musl) or no ``malloc_trim``, nothing happens.
 On a GPU or TPU XLA allocates device memory itself, so nothing is released there.

@@ -68,12 +68,10 @@ def transposed(product):
     """``product.T`` (all axes reversed), with the product computed in its own layout first.
 
     Left alone, XLA folds the transpose into the dot and asks it for a (p, T) output,
-    which its CPU dot computes about 2 x slower than the (T, p) one (measured at
-    T=20, n=200, p=2,048: 0.52 ms against 0.24-0.42 ms; vmapped over 5 folds, 2.0 ms
-    against 1.0 ms). The barrier keeps the two apart; it is an identity for autodiff.
-    It is a CPU measurement, so other backends (where it was never measured, and where it
-    would block fusions) get the plain transpose; the backend is JAX's default one, read
-    while tracing.
+    which XLA's CPU dot computes markedly slower than the (T, p) one. The barrier keeps
+    the two apart; it is an identity for autodiff. Only the CPU backend gets it: on other
+    backends the barrier would block fusions, so they get the plain transpose. The
+    backend is JAX's default one, read while tracing.
     """
     if jax.default_backend() != "cpu":
         return product.T
@@ -89,7 +87,7 @@ def sample_losses(z, y, is_classification):
 
 def sample_loss_derivatives(z, y, is_classification):
     """d l(y, z) / dz per sample, shape (n_tasks, n_max)."""
-    return sample_loss_slopes_and_curvatures(z, y, is_classification)[0]     # the curvature is not computed
+    return sample_loss_slopes_and_curvatures(z, y, is_classification)[0]     # under jit XLA drops the curvature
 
 
 def sample_loss_slopes_and_curvatures(z, y, is_classification):

@@ -1,7 +1,8 @@
 """The regularization path: lambda_max, the lambda grid, and warm-started fits.
 
-``fit_path`` runs the whole path as one compiled ``lax.scan``: each lambda starts
-from the previous lambda's solution (W, b), and, for the certified rules, from
+``fit_path`` runs the whole path as one compiled ``lax.scan``, or with working sets
+as a Python loop over lambdas around compiled steps (:mod:`.working_set`): each lambda
+starts from the previous lambda's solution (W, b), and, for the certified rules, from
 its step size too.
 """
 from __future__ import annotations
@@ -159,8 +160,8 @@ class PathResult:
 
 @jit
 def _count_nonzero_rows(W):
-    """(L,) nonzero rows of W (L, p, T), fused in one program: as eager operations, |W|
-    would be a temporary as large as W (153 MiB for the gene-expression benchmark's path)."""
+    """(L,) nonzero rows of W (L, p, T), fused in one program: as eager operations, the
+    comparison would be a temporary with as many entries as W."""
     return jnp.sum(jnp.any(W != 0, axis=2), axis=1)
 
 
@@ -191,9 +192,9 @@ def scan_path(problem: Problem, lambdas, W0, b0, tol, max_iter, *, intercept, st
                                        gamma0=gamma, null=null, intercept=intercept, stop=stop)
         carry_gamma = gamma if stop == "relative" else gamma_out
         if progress:
-            # Tick with a per-problem value: under vmap the callback then counts every
-            # problem. lam is shared when the batch uses one grid (explicit CV lambdas,
-            # stability selection), and a shared value counted once per lambda.
+            # Tick with a per-problem value (n_iter): under vmap the callback then counts
+            # every problem. lam would not do: when the batch uses one grid (explicit CV
+            # lambdas, stability selection) lam is not batched and counts once per lambda.
             tick(fit.n_iter)
         return (fit.W, fit.intercept, carry_gamma), per_lambda(fit)
 

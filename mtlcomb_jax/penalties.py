@@ -8,8 +8,9 @@ W has shape (n_features, n_tasks); row j holds feature j's coefficients across t
     \\qquad
     Q(W) = \\frac{C}{2}\\|W G\\|_F^2 + \\frac{C_2}{2}\\|W\\|_F^2,\\quad G = I_T - \\tfrac{1}{T}\\mathbf{1}\\mathbf{1}^T
 
-G is a projection (G = G^T = G G), so ``W G`` is W with each row's mean across
-tasks removed, and the gradient of Q is ``C * W G + C2 * W``.
+C is the ``similarity`` argument and C_2 the ``ridge`` argument (the R package's ``C``
+and ``C2``). G is a projection (G = G^T = G G), so ``W G`` is W with each row's mean
+across tasks removed, and the gradient of Q is ``similarity * W G + ridge * W``.
 """
 from __future__ import annotations
 

@@ -1,8 +1,10 @@
 """matplotlib figures: the regularization path, CV curves, the coefficient heatmap.
 
 Install with the ``plot`` extra. Every function returns the
-:class:`matplotlib.figure.Figure` it drew on (pass ``ax=`` to draw into your
-own axes); nothing is shown or saved here.
+:class:`matplotlib.figure.Figure` it drew on; :func:`plot_path`,
+:func:`plot_coefficients` and :func:`plot_stability` take ``ax=`` to draw into your
+own axes (:func:`plot_cv` makes its own figure, a panel per task type). Nothing is
+shown or saved here.
 """
 from __future__ import annotations
 

@@ -7,7 +7,8 @@ and ``advance`` moves whichever tqdm bar is open in :func:`progress_bar`. Under 
 ``n_folds * n_lambdas`` solves. The callback is a module-level function, so
 the compiled program does not depend on the bar object and is cached across
 calls; programs with and without the callback are compiled separately
-(``progress`` is a static argument).
+(``progress`` is a static argument). With working sets the loop over lambdas runs in
+Python, which calls ``advance`` with each lambda's (K,) values of its K problems.
 """
 from __future__ import annotations
 
@@ -33,7 +34,8 @@ def advance(done):
 
 
 def tick(done):
-    """Traced code calls this with one value per finished unit (e.g. the lambda just solved).
+    """Traced code calls this with one value per finished unit (the scanned path passes
+    each lambda's ``n_iter``).
 
     Passing a value that is batched under ``vmap`` is what makes every fold
     count: JAX hands the callback either one value per fold or all of them.

@@ -27,10 +27,12 @@ __all__ = ["ConvergenceWarning", "SolveResult", "solve"]
 
 @dataclasses.dataclass(frozen=True)
 class SolveResult:
-    """Result of :func:`solve`: the fields of :class:`Fit` plus what prediction needs.
+    """Result of :func:`solve`: the fields of :class:`~mtlcomb_jax.fista.Fit` plus what
+    prediction needs.
 
     W : (n_features, n_tasks);  intercept : (n_tasks,)
-    objective, n_iter, converged, dual_gap, kkt_residual : scalars (see :class:`Fit`)
+    objective, n_iter, converged, dual_gap, kkt_residual : scalars (see
+        :class:`~mtlcomb_jax.fista.Fit`)
     lam : () the lambda solved at (the standardised problem's, for a standardised fit)
     is_classification : (n_tasks,) bool
     task_names, feature_names, classes : static metadata copied from the data

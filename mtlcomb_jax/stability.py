@@ -1,8 +1,8 @@
 """Stability selection (Meinshausen and Buehlmann 2010, JRSS-B 72:417) for MTLComb.
 
-B random halves of the data (each task subsampled on its own, classification
-tasks stratified by class; a shared design subsampled once for all outcomes)
-are fitted along one lambda grid. The subsamples are weight masks, so all B
+B random subsamples of the data (halves by default, ``fraction``; each task subsampled
+on its own, classification tasks stratified by class; a shared design subsampled once
+for all outcomes) are fitted along one lambda grid. The subsamples are weight masks, so all B
 paths run as one ``vmap`` of the scanned path (spread over devices like CV
 folds). A feature's selection frequency at lambda is the share of subsamples
 whose solution has a non-zero row for it; its selection probability is the
@@ -50,6 +50,7 @@ class StabilityResult:
     n_lambdas_used : how many of the grid's largest lambdas the probabilities are taken over:
         the most that keep the bound within ``pfer`` (all of them with ``pfer=None``)
     n_subsamples : B
+    feature_names : the data's feature names
     n_iter : (B, n_lambdas) iterations of each subsample's solve at each lambda
     """
     lambdas: np.ndarray

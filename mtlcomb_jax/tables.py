@@ -1,12 +1,12 @@
-"""Tabular files in and out (pandas): long-format or one-file-per-task inputs, coefficient tables.
+"""Tabular files in and out (pandas): wide, long-format or one-file-per-task inputs, coefficient tables.
 
 Wide format: one row per sample, several outcome columns (one task each, all on
 the same rows and features). Long format: one row per sample, a task column, a
 target column and feature columns. One file per task: each file holds a target
 column and the same feature columns; the task is named after the file. In every
-layout the features are every other numeric column unless ``feature_cols`` is
-given, leaving out an identifier column and any ``exclude``d ones. CSV, TSV and
-Parquet are read by extension.
+layout the features are every other column (each must be numeric or boolean) unless
+``feature_cols`` is given, leaving out an identifier column and any ``exclude``d ones.
+CSV, TSV and Parquet are read by extension.
 """
 from __future__ import annotations
 
@@ -120,7 +120,7 @@ def data_from_wide_table(df, *, target_cols, feature_cols=None, classification=N
     """(MultiTaskData, info) from one table with several outcome columns on the same rows.
 
     Every outcome is a task on the shared design of the feature columns (every other
-    numeric column unless ``feature_cols``; never ``id_col`` or ``exclude``). A missing
+    column unless ``feature_cols``; never ``id_col`` or ``exclude``). A missing
     outcome value leaves that row out of that outcome only (``info["dropped"]`` counts
     them per outcome); a missing feature value is an error.
     """

@@ -8,8 +8,8 @@ averaged over folds:
     V(\\lambda, C, C_2) = \\frac1K \\sum_k \\sum_t c_t \\sum_{i \\in \\text{fold } k} s^{k}_{ti}\\,
                          \\ell_t(y_{ti}, x_{ti} w^{(k)}_t + b^{(k)}_t),
 
-with the MTLComb weights c_t (0.5 least squares, 2 logistic) and the held-out
-weights s^k normalised per task. Its gradient in (log lam, log similarity,
+with C = ``similarity`` and C_2 = ``ridge``, the MTLComb weights c_t (0.5 least
+squares, 2 logistic) and the held-out weights s^k normalised per task. Its gradient in (log lam, log similarity,
 log ridge) comes from implicit differentiation of each fold's solve (see
 :mod:`mtlcomb_jax.implicit`); all folds are one ``vmap``; an optax optimiser
 takes the steps, and each fold's solve is warm-started from its previous one.

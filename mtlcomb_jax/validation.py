@@ -104,7 +104,8 @@ def seed(value):
 
 
 def flag(name, value):
-    """A bool (True/False or a NumPy bool); anything else ("no", 0.5, None) is refused."""
+    """A bool from True/False, a NumPy bool or the integers 0 and 1; anything else ("no",
+    0.5, None) is refused."""
     if isinstance(value, (bool, np.bool_)):
         return bool(value)
     if isinstance(value, numbers.Integral) and value in (0, 1):
