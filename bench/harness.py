@@ -22,14 +22,17 @@ call (compile time reported apart for JAX methods).
 
     python bench/harness.py [--quick] [--repeats 5] [--out bench/results]
 
-Writes ``results.json`` and ``results.md`` (and ``results.png`` with matplotlib).
+Writes ``results.json`` and ``results.md`` (and ``results.png`` with matplotlib), each with
+the run's date, commit, machine and jax / jaxlib versions.
 """
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import pathlib
 import platform
+import subprocess
 import sys
 import warnings
 
@@ -228,10 +231,31 @@ def machine():
                 device=str(jax.devices()[0]), dtype="float64", versions=versions)
 
 
-def markdown(rows, info, repeats):
-    lines = [f"Machine: {info['cores']} cores {info['machine']}, {info['device']}, float64, median of {repeats} runs; "
-             + ", ".join(f"{k} {v}" for k, v in info["versions"].items() if v),
-             "", "| case | method | compile s | run s | ours / this | objective excess |", "|---|---|---|---|---|---|"]
+def meta(args):
+    """Date, commit, machine and jax / jaxlib versions of this run (written with the results)."""
+    import importlib.metadata as md
+    root = pathlib.Path(__file__).resolve().parents[1]
+    try:
+        commit = subprocess.run(["git", "-C", str(root), "rev-parse", "--short", "HEAD"], capture_output=True,
+                                text=True, timeout=10).stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        commit = None
+    try:
+        jaxlib = md.version("jaxlib")
+    except md.PackageNotFoundError:
+        jaxlib = None
+    return dict(date=datetime.date.today().isoformat(), commit=commit, machine=platform.machine(),
+                processor=platform.processor() or platform.machine(), jax=jax.__version__, jaxlib=jaxlib,
+                quick=args.quick, repeats=args.repeats)
+
+
+def markdown(rows, info, repeats, run_meta=None):
+    lines = ([f"Date {run_meta['date']}, commit {run_meta['commit'] or 'unknown'}, {run_meta['machine']} "
+              f"({run_meta['processor']}), jax {run_meta['jax']}, jaxlib {run_meta['jaxlib']}", ""]
+             if run_meta else [])
+    lines += [f"Machine: {info['cores']} cores {info['machine']}, {info['device']}, float64, median of {repeats} runs; "
+              + ", ".join(f"{k} {v}" for k, v in info["versions"].items() if v),
+              "", "| case | method | compile s | run s | ours / this | objective excess |", "|---|---|---|---|---|---|"]
     for r in rows:
         ex = f"{r['excess']:.1e}" if "excess" in r else "n/a"
         lines.append(f"| {r['case']} | {r['method']} | {r['compile_s']:.2f} | {r['run_s']:.3f} | "
@@ -274,10 +298,11 @@ def main():
         rows += run_shared(n, p, T, args.repeats, args.tol_ours, args.tol_peers)
     rows += run_mixed(args.repeats, args.quick)
     info = machine()
+    run_meta = meta(args)
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "results.json").write_text(json.dumps(dict(machine=info, rows=rows), indent=2))
-    table = markdown(rows, info, args.repeats)
+    (out / "results.json").write_text(json.dumps(dict(meta=run_meta, machine=info, rows=rows), indent=2))
+    table = markdown(rows, info, args.repeats, run_meta)
     (out / "results.md").write_text(table + "\n")
     plot(rows, out / "results.png")
     print(table)
