@@ -32,8 +32,10 @@ Workloads (full size / ``--quick``):
 Compile times are those a user meets: with the package's persistent compilation cache
 (on by default; ``MTLCOMB_JAX_CACHE=0`` for an empty-cache figure every run), a second run
 loads its programs. The gene workload runs on the CPU only with ``--cpu-gene`` (about a minute there at full
-size). The header gives the device kind, jax and jaxlib versions, the dtype and the
-precision every product runs at (``mtlcomb_jax.precision``).
+size). The header gives the device kind, jax and jaxlib versions, the dtype, the
+precision every product runs at (``mtlcomb_jax.precision``) and the solver's loop shape
+(``mtlcomb_jax.loops``: each device runs its platform's, so the CPU beside an accelerator
+runs the CPU's adaptive loops).
 """
 from __future__ import annotations
 
@@ -75,7 +77,8 @@ def _commit():
 def _print(header, rows):
     print(f"\n# {header['platform']} ({header['device_kind']}), {header['n_devices']} device(s); jax "
           f"{header['jax']}, jaxlib {header['jaxlib']}; {header['dtype']}, products at precision "
-          f"{header['precision']!r}; median of {header['repeats']}; compilation cache: {header['compilation_cache']}")
+          f"{header['precision']!r}; {header['loops']} loops; median of {header['repeats']}; "
+          f"compilation cache: {header['compilation_cache']}")
     print(f"{'workload':<18} {'compile s':>9} {'run s':>8} {'it/s':>10} {'GB/s':>8} {'bare GB/s':>9} "
           f"{'of bare':>7} {'peak GiB':>8}")
     for row in rows:

@@ -158,21 +158,23 @@ def accelerator_workloads(device=None, *, quick=False, dtype=np.float32, repeats
     """(header, rows) of the accelerator benchmark on ``device`` (default: JAX's first).
 
     header: platform, device kind, device count, jax and jaxlib versions, dtype, the
-    products' precision and the compilation cache folder. Each row: workload, compile_s,
+    products' precision, the solver's loop shape (the device platform's, :mod:`.loops`)
+    and the compilation cache folder. Each row: workload, compile_s,
     run_s (median), iterations, iterations_per_s, gb_per_s (the bytes the iterations would
     stream reading their design twice each, per second), bare_gb_per_s
     (:func:`bare_product_bandwidth`), of_bare (their ratio) and peak_gib.
     """
     import warnings
 
+    from .loops import default_shape, shape_for
     from .precision import PRECISION
     device = device or jax.devices()[0]
     header = dict(platform=device.platform, device_kind=getattr(device, "device_kind", "?"),
                   n_devices=len(jax.devices(device.platform)), jax=jax.__version__, jaxlib=_jaxlib_version(),
-                  dtype=np.dtype(dtype).name, precision=PRECISION,
+                  dtype=np.dtype(dtype).name, precision=PRECISION, loops=default_shape(device.platform),
                   compilation_cache=jax.config.jax_compilation_cache_dir or "off", repeats=repeats)
     rows = []
-    with jax.default_device(device):
+    with jax.default_device(device), shape_for(device.platform):
         for name, data, call in accelerator_cases(quick=quick, dtype=dtype, gene=gene):
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")       # convergence is the tests' business, not the timing's

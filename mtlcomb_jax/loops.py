@@ -30,6 +30,7 @@ the fixed shape's compiled programs on the CPU this way).
 """
 from __future__ import annotations
 
+import contextlib
 import os
 from typing import NamedTuple
 
@@ -58,13 +59,34 @@ ADAPTIVE = LoopShape(chunk=1, trials=0, select=False)
 FIXED = LoopShape(chunk=FIXED_CHUNK, trials=FIXED_TRIALS, select=True)
 
 
+def default_shape(platform: str) -> str:
+    """The loop shape a backend runs by default: "adaptive" on the CPU, else "fixed"."""
+    return "adaptive" if platform == "cpu" else "fixed"
+
+
 def loop_shape() -> LoopShape:
-    """The loop shape for programs traced now: ``MTLCOMB_JAX_LOOPS`` when set, else
-    "adaptive" on the CPU and "fixed" on other backends."""
-    name = os.environ.get("MTLCOMB_JAX_LOOPS", "").strip().lower()
-    if name and name not in SHAPES:
+    """The loop shape for programs traced now: ``MTLCOMB_JAX_LOOPS`` when set, else the
+    default backend's (:func:`default_shape`)."""
+    name = os.environ.get("MTLCOMB_JAX_LOOPS", "").strip().lower() or default_shape(jax.default_backend())
+    if name not in SHAPES:
         raise ValueError(f"MTLCOMB_JAX_LOOPS={name!r} is not a loop shape; set it to one of {SHAPES}, or unset it "
                          "for the backend's default.")
-    if not name:
-        name = "adaptive" if jax.default_backend() == "cpu" else "fixed"
     return FIXED if name == "fixed" else ADAPTIVE
+
+
+@contextlib.contextmanager
+def shape_for(platform: str):
+    """Trace programs inside the block with ``platform``'s loop shape (:func:`default_shape`),
+    e.g. to time the CPU beside an accelerator in one process. The shape is read when a
+    program is traced, so JAX's caches are cleared on entry and exit."""
+    previous = os.environ.get("MTLCOMB_JAX_LOOPS")
+    os.environ["MTLCOMB_JAX_LOOPS"] = default_shape(platform)
+    jax.clear_caches()
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop("MTLCOMB_JAX_LOOPS", None)
+        else:
+            os.environ["MTLCOMB_JAX_LOOPS"] = previous
+        jax.clear_caches()
