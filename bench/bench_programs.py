@@ -125,7 +125,7 @@ def main():
     alive = []     # kept, so that a later compile cannot reuse an earlier program's memory
     for label, options in (("XLA defaults", {}), ("PROGRAM_OPTIONS", accepted)) * 2:
         added, compile_s, run_s, compiled = compiled_cost(
-            jax, ws.solve_on_columns._fun, ("intercept", "stop", "shared", "mesh"), call_args, call_kwargs, options,
+            jax, ws.solve_on_columns._fun, ("intercept", "stop", "one_set", "mesh"), call_args, call_kwargs, options,
             args.repeats)
         alive.append(compiled)
         results[label].append((added, run_s))

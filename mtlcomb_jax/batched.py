@@ -2,17 +2,19 @@
 
 ``jax.vmap`` of a ``while_loop`` runs until the last of its K problems stops, and
 the others' iterations in the meantime are computed and thrown away. Along a path
-that waste is large: on the 10-fold CV of the gene-expression benchmark, a fold that
-needs 1 iteration at a lambda often sits beside folds that need 50, and the next
-lambda reverses the roles, so every lambda costs 50 iterations for all folds.
+that waste is large: on the 10-fold CV of the gene-expression benchmark
+(``python bench/bench_genomics.py``), a fold that needs one iteration at a lambda often
+sits beside folds that need tens, and the next lambda reverses the roles, so every
+lambda costs the slowest fold's iterations for all folds.
 
 Here the loop runs over the batch explicitly (one vmapped :func:`~.fista.fista_step`
-per iteration) until every problem has met its stopping rule at its lambda (or hit
-``max_iter``). A problem that is done early records its result and then *works
-ahead*: it keeps iterating at its next lambda, from its solution, until the others
-finish. What it reaches is returned as the warm start for that next lambda, which
-then needs a few iterations instead of tens. The results at the current lambda are
-the same as without working ahead (the same iterates, stopped by the same rule).
+per iteration, in chunks of iterations where :mod:`.loops` says so) until every problem
+has met its stopping rule at its lambda (or hit ``max_iter``). A problem that is done
+early records its result and then *works ahead*: it keeps iterating at its next lambda,
+from its solution, until the others finish. What it reaches is returned as the warm
+start for that next lambda, which then needs a few iterations instead of tens. The
+results at the current lambda are the same as without working ahead (the same iterates,
+stopped by the same rule).
 """
 from __future__ import annotations
 

@@ -2,16 +2,16 @@
 
 Every program XLA:CPU compiles stays resident while JAX caches it, and a path with working
 sets compiles a solver per working-set size (and per batch of folds), about 15 at the
-gene-expression benchmark's size. Measured on this project's machine (jax 0.10.2,
-``bench/bench_programs.py``):
+gene-expression benchmark's size. ``python bench/bench_programs.py`` measures, with
+jax 0.10.2 on the CPU:
 
 - a working-set solver program holds about 21 to 37 MiB with XLA:CPU's default fusion
   emitters (every fused kernel becomes a module of its own) and about 2 to 12 MiB with
   the older emitters (``xla_cpu_use_fusion_emitters=False``). At the gene-expression
   benchmark's size (2,048 columns, 20 tasks, n = 200) an iteration takes the same time
-  both ways (2.24 against 2.28 ms); on a tiny problem (512 columns, 6 tasks, n = 60)
-  the older emitters were 9 to 33 % slower (0.059 against 0.054 ms per iteration in
-  one A/B, 1.29 to 1.33 x in ``bench_programs.py``);
+  both ways; on a tiny problem (512 columns, 6 tasks, n = 60) the older emitters take
+  1.01 x the time per iteration, and the program holds 1.5 against 27.1 MiB
+  (bench/README.md, "Compiled programs");
 - any program, even one eager ``jnp`` operation on a new shape, holds about 1.2 to
   1.5 MiB more.
 

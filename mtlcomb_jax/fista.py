@@ -8,9 +8,10 @@ step, its loop and the stopping rules.
 (:mod:`.objective` defines F, its gradients and its dual.)
 
 The solver is one pure step, :func:`fista_step`, looped by ``lax.while_loop`` in
-:func:`solve_problem` (and over a batch in :mod:`.batched`); everything that only changes values (lam, similarity,
-ridge, tol, max_iter, the loss scales) is traced, so a new value never
-recompiles. Only ``intercept`` and ``stop`` are static.
+:func:`run_fista` (called by :func:`solve_problem`; over a batch in :mod:`.batched`);
+everything that only changes values (lam, similarity, ridge, tol, max_iter, the loss
+scales) is traced, so a new value never recompiles. Only ``intercept`` and ``stop`` are
+static, and the loop's shape, which :mod:`.loops` chooses per backend when tracing.
 
 Stopping rules (``stop``):
 
@@ -23,7 +24,7 @@ Stopping rules (``stop``):
     suboptimality: ``F(W, b) - F* <= dual_gap``. The dual point is built from the
     gradient the iteration computes anyway, so the certificate costs no extra
     matrix product: with an intercept, the certified rules keep every point's
-    intercepts at their optimum for its W (:func:`profile_intercepts`), which
+    intercepts at their optimum for its W (:func:`~.objective.profile_intercepts`), which
     makes the loss derivatives sum to zero per task as the dual requires, and
     a bound on the dual point's rows covers what Newton's steps leave.
 ``"kkt"``
@@ -60,23 +61,21 @@ _MAX_BACKTRACKS = 64
 _TINY_STEP = 1e-20
 #: The certified rules start each backtracking search from the last accepted inverse step
 #: times this factor (a longer step), so the step follows the local curvature along the
-#: trajectory instead of staying at the largest one met so far. Measured on the shared
-#: p=5,000 benchmark's hardest lambdas: 338 -> 126 and 132 -> 84 iterations to the same
-#: certified gap, at 8-12 extra backtracking trials (one forward product each).
+#: trajectory instead of staying at the largest one met so far. On the hardest lambdas of
+#: the one-X, p = 5,000 path of ``python bench/harness.py``, 126 and 84 iterations reach
+#: the certified gap that takes 338 and 132 with a factor of 1, at 8 to 12 extra
+#: backtracking trials (one forward product each).
 _STEP_RELAX = 0.95
-#: ... but only after a step whose curvature term stood clear of rounding noise (exceeded
+#: ... but only after a step whose curvature term stands clear of rounding noise (exceeds
 #: this multiple of the test's slack): once the iterates stop moving, the
 #: sufficient-decrease test passes whatever the step, and a relaxed step would grow
 #: without bound. In float32 the slack (16 eps |F|) is about 2e-6 |F|, so near a solution
-#: the curvature term of a step is often within a few times of it: with a margin of 1e3
-#: the step never lengthened again and stayed at the largest
-#: curvature met (gamma 16 where 8 is accepted). Measured on one lambda of the
-#: gene-expression CV's tail, 10 folds: 42-46 iterations at margin 1e3 or 100, 39-42 at
-#: 10, 37-38 at 3, 31-33 at 1 (gamma settles at 8.2).
+#: the curvature term of a step is often within a few times of it, and a larger margin
+#: keeps the step at the largest curvature met (gamma 16 where 8 is accepted). On one
+#: lambda of the 10-fold CV's tail in ``python bench/bench_genomics.py``: 42-46
+#: iterations at a margin of 1e3 or 100, 39-42 at 10, 37-38 at 3, 31-33 at 1 (gamma
+#: settles at 8.2).
 _RELAX_MARGIN = 1.0
-#: Newton steps that put the intercepts at their optimum for the current W (certified
-#: rules). Each start is the last point's optimum, a short way off, and what Newton leaves
-#: is covered by the dual bound (gradients_and_dual_point), so two suffice.
 
 
 class Fit(NamedTuple):
@@ -124,10 +123,11 @@ class FistaState(NamedTuple):
     done: jax.Array
 
 
-def profiles_intercepts(intercept: bool, stop: str) -> bool:
-    """Whether the solver keeps every point's intercepts optimal (:func:`profile_intercepts`):
-    the certified rules with an intercept. Their dual points then need no second backward
-    column, in the loop or in a working-set check (rows bounded via :func:`max_column_norms`)."""
+def keeps_intercepts_optimal(intercept: bool, stop: str) -> bool:
+    """Whether the solver keeps every point's intercepts optimal
+    (:func:`~.objective.profile_intercepts`): the certified rules with an intercept. Their dual
+    points then need no second backward column, in the loop or in a working-set check (rows
+    bounded via :func:`~.objective.max_column_norms`)."""
     return intercept and stop != "relative"
 
 
@@ -155,19 +155,19 @@ def fista_step(state: FistaState, problem: Problem, tol, scale, column_norms, *,
     """One FISTA iteration with backtracking, then the stopping test.
 
     ``scale`` is the reference the ``"gap"`` rule's tol is relative to; ``column_norms``
-    (n_tasks,) bounds each task's column norms (:func:`max_column_norms`; used by the
+    (n_tasks,) bounds each task's column norms (:func:`~.objective.max_column_norms`; used by the
     certified rules with an intercept). ``trials`` > 0 makes the backtracking search
     fixed-width (:mod:`.loops`): that many step sizes tried together, and no step taken
     (the state unchanged but for where the next search starts) when none is accepted.
 
     The certified rules with an intercept run FISTA on ``g(W) = min_b F(W, b)``: every
-    point's intercepts are put at their optimum for its W (:func:`profile_intercepts`).
+    point's intercepts are put at their optimum for its W (:func:`~.objective.profile_intercepts`).
     Then the loss derivatives V sum to zero per task, so V itself is (up to Newton's
     last residual) the intercept-feasible dual point, and one backward product serves
-    both the gradient and the certificate, where the dual point of the raw V needed a
-    second one (14.3 -> 9.9 ms at T=20, n=200, 8,192 columns, 10 problems).
+    both the gradient and the certificate, where the dual point of the raw V needs a
+    second backward column.
     """
-    profiled = profiles_intercepts(intercept, stop)
+    profiled = keeps_intercepts_optimal(intercept, stop)
     alpha = (state.t_prev - 1.0) / state.t
     W_s = (1.0 + alpha) * state.W - alpha * state.W_prev
     b_s = (1.0 + alpha) * state.b - alpha * state.b_prev
@@ -234,9 +234,9 @@ def fista_step(state: FistaState, problem: Problem, tol, scale, column_norms, *,
         gamma, W_n, b_n, z_n, F_n, tiny, clear = (a[pick] for a in (gammas, W_k, b_k, z_k, F_k, tiny_k, clear_k))
     else:
         # A do-while loop: its first pass tries gamma0 itself (halved here, doubled there,
-        # exactly). The trial is traced once, where a first trial before the loop traced it
-        # twice: the compiled solver is smaller and compiles faster. The first pass overwrites
-        # the placeholders, so they are plain zeros.
+        # exactly). Tracing the trial once, in the loop, rather than once before it and once
+        # in it, keeps the compiled solver smaller and faster to compile. The first pass
+        # overwrites the placeholders, so they are plain zeros.
         no = jnp.zeros((), bool)
         before_first = (gamma0 / 2.0, jnp.zeros_like(W_s), jnp.zeros_like(b_s), jnp.zeros_like(z_s),
                         jnp.zeros_like(F_s), no, no, no, jnp.full((), -1, jnp.int32))
@@ -294,7 +294,7 @@ def run_fista(problem: Problem, W0, b0, tol, max_iter, gamma0=1.0, z0=None, null
               stop: str) -> FistaState:
     """The FISTA loop alone, from (W0, b0) to the stopping rule or ``max_iter``.
 
-    ``null`` is :func:`null_model`'s result (computed here when None): at or above
+    ``null`` is :func:`~.objective.null_model`'s result (computed here when None): at or above
     lambda_max the loop starts at the exact solution and takes no step.
 
     Returns the final :class:`FistaState` (``done`` says whether the rule was met)
@@ -345,7 +345,7 @@ def solve_problem(problem: Problem, W0, b0, tol, max_iter, gamma0=1.0, null=None
     else:
         converged = kkt <= tol
     result = Fit(W=state.W, intercept=state.b, objective=state.objective, n_iter=state.n_iter,
-                         converged=converged, dual_gap=gap, kkt_residual=kkt)
+                 converged=converged, dual_gap=gap, kkt_residual=kkt)
     return result, state.gamma
 
 
@@ -353,8 +353,8 @@ def default_tol(stop: str, dtype) -> float:
     """Default tolerance of each stopping rule for the given dtype."""
     single = jnp.dtype(dtype) == jnp.float32
     # float32's gap rule: 1e-5 is met too and brings the objectives within float32's
-    # precision of float64's, but costs the gene-expression benchmark about 3 x the time
-    # (bench/README.md, "The first call").
+    # precision of float64's, but makes the gene-expression benchmark take about 3 x as
+    # long (213 s against 66 s; bench/README.md, "The first call").
     return {"gap": 1e-4 if single else 1e-6,
             "kkt": 1e-4 if single else 1e-7,
             "relative": 1e-6 if single else 1e-10}[stop]

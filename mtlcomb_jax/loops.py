@@ -4,9 +4,11 @@ On XLA:GPU a ``lax.while_loop`` whose trip count XLA cannot infer copies its con
 to the host and waits for it before every pass (``WhileThunk::ExecuteOnStream`` in
 openxla/xla, ``xla/backends/gpu/runtime/while_thunk.cc``: a ``Memcpy`` of the predicate,
 then ``BlockHostUntilDone``); a loop of known trip count runs its body without either.
-A ``lax.cond`` reads its predicate on the host too. FISTA has two such loops per iteration
-(its own and the backtracking search), and the batched solver adds two conditionals, so
-an accelerator would wait on the host 3 to 5 times per iteration. The ``"fixed"`` shape removes those waits:
+A ``lax.cond`` reads its predicate on the host too. An iteration of FISTA tests its own
+loop's condition once and the backtracking search's at least twice (before its first
+trial and after its last), and the batched solver's iteration adds two ``lax.cond``, so
+an accelerator waits on the host at least 3 times per iteration of one solve and 5 times
+per iteration of a batch. The ``"fixed"`` shape removes those waits:
 
 - the backtracking search tries :data:`FIXED_TRIALS` step sizes at once (``gamma0 * 2**k``,
   k < trials): their forward products are one product of X with the stacked trial
@@ -14,19 +16,22 @@ an accelerator would wait on the host 3 to 5 times per iteration. The ``"fixed"`
   one product costs. The first accepted trial is taken, which is the step the
   one-at-a-time search takes; when none is accepted the iteration takes no step and the
   next search starts where this one stopped (``gamma0 * 2**trials``), so the iterates are
-  those of the one-at-a-time search, with an iteration spent on the way;
+  those of the one-at-a-time search, with a pass of the loop spent on the way (not
+  counted in ``n_iter``);
 - FISTA runs in chunks of :data:`FIXED_CHUNK` iterations, a loop of known trip count
   whose iterations after the stopping rule is met change nothing; the rule is read by the
   host once per chunk;
-- the batched solver selects with ``jnp.where`` where it branched with ``lax.cond``.
+- the batched solver selects with ``jnp.where`` where the adaptive shape branches with
+  ``lax.cond``.
 
 On the CPU the loop condition lives in host memory already, and computing the extra
 trials and selecting whole loop states each iteration would cost time, so the CPU keeps
 the ``"adaptive"`` shape: a do-while search, a convergence test every iteration and
 conditionals that skip work. The shape is chosen where a program is traced, from
 ``jax.default_backend()``; the environment variable ``MTLCOMB_JAX_LOOPS`` (``adaptive``
-or ``fixed``) overrides it for programs traced afterwards (``tests/test_loops.py`` checks
-the fixed shape's compiled programs on the CPU this way).
+or ``fixed``) overrides it for programs traced afterwards, and :func:`shape_for` sets it
+for a block (``tests/test_loops.py`` checks the fixed shape's compiled programs on the CPU
+this way).
 """
 from __future__ import annotations
 
@@ -37,11 +42,13 @@ from typing import NamedTuple
 import jax
 
 #: FISTA iterations between two reads of the stopping rule by the host ("fixed" shape).
-#: At most FIXED_CHUNK - 1 iterations are computed and discarded per solve.
+#: At most FIXED_CHUNK - 1 iterations are computed and discarded per solve: a larger chunk
+#: waits on the host less often and discards more.
 FIXED_CHUNK = 16
-#: Step sizes each backtracking search tries together ("fixed" shape): gamma0 to
-#: 8 gamma0. The certified rules start each search just below the last accepted step, so
-#: the first or second trial is almost always accepted.
+#: Step sizes each backtracking search tries together ("fixed" shape): inverse steps
+#: gamma0 to 8 gamma0 (the certified rules start from a step slightly longer than the last
+#: accepted one, ``fista._STEP_RELAX``). A search that needs more doublings takes further
+#: passes of the loop; more trials cost more of the stacked product's columns.
 FIXED_TRIALS = 4
 SHAPES = ("adaptive", "fixed")
 

@@ -52,7 +52,6 @@ def make_problem(data: MultiTaskData, lam, similarity=0.0, ridge=0.0, loss_weigh
                    ridge=to_device(ridge, dtype))
 
 
-
 def objective_value(problem: Problem, W, b, z=None):
     """F(W, b): the full objective (a scalar)."""
     if z is None:
@@ -61,11 +60,13 @@ def objective_value(problem: Problem, W, b, z=None):
 
 
 def smooth_value(problem: Problem, W, z):
+    """L(W, b) + Q(W), the smooth part of F (a scalar); z (n_tasks, n_max) is the predictor of (W, b)."""
     return losses.smooth_objective(z, W, problem.y, problem.weights, problem.is_classification,
                                    problem.scales, problem.similarity, problem.ridge)
 
 
 def loss_derivatives(problem: Problem, z):
+    """dL/dz (n_tasks, n_max) at the predictor z; zero on padding samples (weight 0)."""
     return losses.data_loss_derivatives(z, problem.y, problem.weights, problem.is_classification,
                                         problem.scales)
 
@@ -242,7 +243,7 @@ def gradients_and_dual_point(problem: Problem, V, W, intercept, extra=(), column
     (n_tasks, n_max).
 
     The dual point is V made intercept-feasible (V itself without an intercept); its
-    value is scaled into the feasible set by ``dual rows`` (n_features,), the row norms
+    value is scaled into the feasible set by ``dual_rows`` (n_features,), the row norms
     of ``X^T V_dual + grad Q(W)``, or upper bounds on them. Exact rows cost a second
     backward column (in the same pass over X). With ``column_norms`` (n_tasks,), the
     bounds of :func:`max_column_norms`, the rows are bounded from grad_W instead:
@@ -276,7 +277,7 @@ def backproject_stack(X, Vs):
         n_tasks = Vs[0].shape[0]
         both = losses.transposed(jnp.concatenate(Vs, axis=0) @ X)          # (p, k T)
         return tuple(both[:, i * n_tasks:(i + 1) * n_tasks] for i in range(k))
-    # (T, k, n) x (T, n, p) -> (T, k, p): the layout XLA's CPU dot runs fastest
-    # (measured at T=20, n=200, p=20,000: 41 ms, against 101 ms for a (k, p, T) output).
+    # (T, k, n) x (T, n, p) -> (T, k, p): the layout XLA's CPU dot runs fastest (a (k, p, T)
+    # output is markedly slower).
     both = losses.transposed(jnp.einsum("tkn,tnp->tkp", jnp.stack(Vs, axis=1), X))   # (p, k, T)
     return tuple(both[:, i, :] for i in range(k))

@@ -23,7 +23,7 @@ and better conditioned (a smaller Lipschitz constant, so longer steps).
 Batched: the same code runs one problem (a path) or K problems that share X
 and differ in their sample weights and lambdas (CV folds), in one loop
 (:mod:`.batched`, where problems done early work ahead at their next lambda).
-With one shared X (n, p) each problem has its own working set (the K restricted
+With one X for all tasks (n, p) each problem has its own working set (the K restricted
 copies of X are small); with padded per-task X (T, n, p) the K problems share one
 set, the union of theirs, so that X is gathered once.
 
@@ -35,15 +35,12 @@ pass over all of X: violations, objective, and the best of three dual points, th
 solution's, the solve's best and the previous lambda's, each made feasible for the
 full problem).
 
-Shapes stay static: a working set holds at most a bucket of features (a power of
-two, at least ``MIN_BUCKET`` and on wide problems more (:func:`smallest_bucket`), or from
-``FINE_BUCKETS_FROM`` on also 1.5 times one),
-and its columns are padded to that bucket (padding columns are zero, so their
-coefficients stay zero). A path compiles one solver per bucket size, cached across
-calls. (Padding the sets under 256 features to one 256-column solver saved 5 s of
-the gene-expression benchmark's first run and 20 MiB, but cost 15 to 30 % of the
-p = 5,000 harness path, whose early lambdas take many iterations at ``tol=1e-8``.)
-The loop over lambdas and buckets runs in Python; each step is jit-compiled.
+Shapes stay static: a working set holds at most a bucket of features (a power of two,
+at least ``MIN_BUCKET`` and on wide problems more (:func:`smallest_bucket`), or from
+``FINE_BUCKETS_FROM`` on also 1.5 times one), and its columns are padded to that bucket
+(padding columns are zero, so their coefficients stay zero). A path compiles one solver
+per bucket size, cached across calls. The loop over lambdas and buckets runs in Python;
+each step is jit-compiled.
 """
 from __future__ import annotations
 
@@ -60,32 +57,37 @@ from . import losses
 from .penalties import row_norms
 from .batched import BatchResult, solve_batch
 from .sharding import BATCH, run_per_device, to_host
-from .fista import Fit, profiles_intercepts
+from .fista import Fit, keeps_intercepts_optimal
 from .objective import (Problem, gradients_and_dual_point, kkt_residual, loss_derivatives, max_column_norms,
                         objective_value, scaled_dual_value)
 
+#: The smallest working-set bucket (columns), on problems of fewer than
+#: 2 x MIN_BUCKET x WIDE_SMALLEST_SHARE = 8,192 features.
 MIN_BUCKET = 64
 #: On wide problems the smallest bucket is the largest power of two <= n_features /
 #: WIDE_SMALLEST_SHARE (but at least MIN_BUCKET): 256 at p = 20,000, 64 up to p = 8,191.
-#: Measured (gene-expression benchmark in one ``cross_validate(...,
-#: return_path=True)`` call, ad-hoc runs with the smallest bucket forced): 64 columns gave
-#: 68 to 69 s with compilation, 55 s compiled and a growth of 1.74 to 1.80 x X; 256 gave
-#: 52.4 s, 44.8 s and 1.57 x; 512 and 1,024 gave 52 to 59 s, 48 s and 1.58 x. Two set
-#: sizes fewer are compiled (the compiled run's gain is likely fewer rounds at the early
-#: lambdas; not counted). The harness's p = 5,000 path was 4 % slower
-#: with 128 and 8 % slower with 256, so narrower problems keep MIN_BUCKET.
+#: ``python bench/bench_genomics.py`` (one ``cross_validate(..., return_path=True)`` call),
+#: with the smallest bucket forced to each size: 64 columns take 68 to 69 s with
+#: compilation, 55 s compiled, and memory grows by 1.74 to 1.80 x X; 256 take 52.4 s,
+#: 44.8 s and 1.57 x; 512 and 1,024 take 52 to 59 s, 48 s and 1.58 x. 256 also compiles
+#: two set sizes fewer. On the p = 5,000 path of ``python bench/harness.py``, 128 is 4 %
+#: and 256 8 % slower than 64, so narrower problems keep MIN_BUCKET.
 WIDE_SMALLEST_SHARE = 64
 #: From this size on, buckets also come in 1.5 x steps (4,096, 6,144, 8,192, 12,288, ...).
 #: Below it, an extra bucket's compile costs more than the columns it saves; above it an
-#: iteration costs tens of milliseconds (the gene-expression CV's tail: 28 lambdas on
-#: 8,192 columns whose sets held 6,200 to 8,192 features, 52 of its 67 s).
+#: iteration costs tens of milliseconds: without the 1.5 x steps, the last 28 lambdas of
+#: the gene-expression CV (``python bench/bench_genomics.py``) run on 8,192 columns for
+#: sets of 6,200 to 8,192 features, 52 s of its 67 s.
 FINE_BUCKETS_FROM = 4096
-#: A shared set's room for features entering at a new lambda, as a fraction of the largest
+#: A union set's room for features entering at a new lambda, as a fraction of the largest
 #: problem's active count. Few enter between neighbouring lambdas; the room is filled with
 #: the best candidates and a check that finds violators grows the set to the next bucket.
-SHARED_ROOM = 0.25
+#: On the gene-expression CV (``python bench/bench_genomics.py``), room for a whole fold's
+#: support makes the tail's sets 8,192 columns; a quarter makes them 6,144, and the checks
+#: find violators at 3 of 100 lambdas.
+UNION_ROOM = 0.25
 
-# The batched problem: weights (K, T, n) and lam (K,) vary, everything else is shared.
+# The batched problem: weights (K, T, n) and lam (K,) vary, everything else is the same for all K.
 _BATCH_AXES = Problem(X=None, y=None, weights=0, is_classification=None, scales=None, lam=0, similarity=None,
                       ridge=None)
 
@@ -109,27 +111,27 @@ def bucket_size(count, n_features):
     return min(size, n_features)
 
 
-def gather_columns(X, columns, valid, *, shared):
+def gather_columns(X, columns, valid, *, one_set):
     """The restricted design of K problems on columns (K, m).
 
-    X : (n, p) shared or (T, n_max, p) padded;  valid : (K, m) bool, False on padding
-    columns, which are zeroed (so their coefficients stay zero). Returns X_S, (n, m) or
-    (T, n_max, m) with ``shared`` (every problem uses ``columns[0]``), else one copy per
-    problem with a leading K axis.
+    X : (n, p) one design for all tasks, or (T, n_max, p) padded per task; valid : (K, m)
+    bool, False on padding columns, which are zeroed (so their coefficients stay zero).
+    Returns X_S: with ``one_set`` (the K problems share one working set, ``columns[0]``)
+    one restricted design, X's shape with m columns; else one per problem with a leading
+    K axis.
 
-    A program of its own. Gathered inside the solver's program, the columns came out in
-    the gather's layout (the gathered axis first) and were transposed and copied for the
-    loop: at T=20, n=200, m=8,192, 379 ms and 395 MB of temporaries before the first
-    iteration. Gathered together with the warm start W_S in one program, they still took
-    227 ms and a 0.41 x X temporary; alone, 57 ms and none (XLA's ``memory_analysis()``).
-    The warm start's columns, small, are gathered in the solver's program.
+    A program of its own: gathered inside the solver's program, the columns come out in
+    the gather's layout (the gathered axis first) and the loop transposes and copies them,
+    a temporary as large as X_S before the first iteration (XLA's ``memory_analysis()``
+    shows it); gathered alone they need none. The warm start's columns, small, are
+    gathered in the solver's program.
     """
-    return _gather_design(X, columns, valid, shared=shared)
+    return _gather_design(X, columns, valid, one_set=one_set)
 
 
-@compact_jit(static_argnames=("shared",))
-def _gather_design(X, columns, valid, *, shared):
-    if shared:
+@compact_jit(static_argnames=("one_set",))
+def _gather_design(X, columns, valid, *, one_set):
+    if one_set:
         return jnp.take(X, columns[0], axis=-1) * valid[0].astype(X.dtype)
     return jax.vmap(lambda cols, ok: jnp.take(X, cols, axis=-1) * ok.astype(X.dtype))(columns, valid)
 
@@ -226,9 +228,9 @@ def full_check(problem: Problem, W, b, z, in_set, loop: DualPoint, previous: Dua
         problem, W, b, z, in_set, loop, previous, column_norms)
 
 
-@compact_jit(static_argnames=("intercept", "stop", "shared", "mesh"))
+@compact_jit(static_argnames=("intercept", "stop", "one_set", "mesh"))
 def solve_on_columns(problem: Problem, W, columns, valid, b0, z0, gamma0, tol, max_iter, next_lam, work_ahead, *,
-                     intercept, stop, shared, mesh=None) -> BatchResult:
+                     intercept, stop, one_set, mesh=None) -> BatchResult:
     """K restricted solves on columns (K, m) (``valid`` (K, m) False on padding), from the
     columns of W (K, p, T), b0 (K, T) with predictors z0 (K, T, n_max) and inverse steps
     gamma0 (K,); problems done early work ahead at next_lam (K,) where ``work_ahead`` (K,)
@@ -236,15 +238,13 @@ def solve_on_columns(problem: Problem, W, columns, valid, b0, z0, gamma0, tol, m
 
     Returns the :class:`~.batched.BatchResult` on the columns. Gathering the warm start
     here, not in a program of its own, saves a program per working-set size (each
-    resident program costs at least about 1.5 MiB, :mod:`.compiling`). Scattering the
-    results back here saved one more, but in the runs measured at the gene-expression
-    benchmark's size the allocator kept about 100 MiB more free blocks (memory growth
-    3.23 and 3.37 against 3.08 x X, within the spread between runs; the (K, p, T)
-    outputs were allocated while the loop's temporaries were alive), so
+    resident program holds memory, :mod:`.compiling`). Scattering the results back here
+    would save one more, but the (K, p, T) outputs would then be allocated while the
+    loop's temporaries are alive and the allocator keeps more free blocks afterwards, so
     :func:`scatter_columns` stays a program of its own.
 
     ``problem.X`` is the restricted design from :func:`gather_columns`: one for all K
-    problems when ``shared``, else one per problem (leading K axis). It is used by the
+    problems when ``one_set``, else one per problem (leading K axis). It is used by the
     loop only (a use after the loop would make XLA copy it); certificates come from
     :func:`full_check`.
 
@@ -252,7 +252,7 @@ def solve_on_columns(problem: Problem, W, columns, valid, b0, z0, gamma0, tol, m
     the loop over its own problems (:func:`~.sharding.run_per_device`), instead of one
     loop over all that all-reduces its test every iteration.
     """
-    axes = _BATCH_AXES if shared else _BATCH_AXES._replace(X=0)
+    axes = _BATCH_AXES if one_set else _BATCH_AXES._replace(X=0)
     W0 = gather_start(W, columns, valid)
 
     def solve(problem, W0, b0, z0, gamma0, next_lam, work_ahead):
@@ -283,44 +283,43 @@ def _initial_set(active, strong, priority, room, n_features):
     return _take_best(active, strong, priority, limit)
 
 
-def _one_union(shared, n_problems):
-    """Whether the sets are one union over several problems (shared X, K > 1). With one
-    problem the union is its own set, and the rules for a problem's own set apply."""
-    return shared and n_problems > 1
+def _one_union(one_set, n_problems):
+    """Whether the sets are one union over several problems (``one_set``: padded per-task X,
+    and K > 1). With one problem the union is its own set, and the rules for a problem's
+    own set apply."""
+    return one_set and n_problems > 1
 
 
-def initial_sets(active, strong, priority, n_features, shared):
+def initial_sets(active, strong, priority, n_features, one_set):
     """First working sets (K, p) at a lambda: every active feature plus the best strong-rule
     candidates. Inputs are (K, p).
 
-    A problem's set holds at most a bucket of twice its active count (also when it is
-    the only one sharing X). A set shared by K > 1 problems (the union) holds the
-    union's active features plus ``SHARED_ROOM`` times the largest problem's active
+    A problem's set holds at most a bucket of twice its active count (also a single
+    problem under ``one_set``). A set shared by K > 1 problems (the union) holds the
+    union's active features plus ``UNION_ROOM`` times the largest problem's active
     count, not twice the union: the K problems' supports overlap but differ, and the
-    union of 10 folds is several times one fold's support. (With room for a whole
-    fold's support, the gene-expression CV's tail sets needed 8,192 columns; with a
-    quarter, 6,144, and the checks found violators at 3 of 100 lambdas.)
+    union of 10 folds is several times one fold's support (see :data:`UNION_ROOM`).
     """
-    if _one_union(shared, active.shape[0]):
-        room = int(SHARED_ROOM * active.sum(axis=1).max())
+    if _one_union(one_set, active.shape[0]):
+        room = int(UNION_ROOM * active.sum(axis=1).max())
         one = _initial_set(active.any(axis=0), strong.any(axis=0), priority.max(axis=0), room, n_features)
         return np.broadcast_to(one, active.shape)
     return np.stack([_initial_set(active[k], strong[k], priority[k], int(active[k].sum()), n_features)
                      for k in range(active.shape[0])])
 
 
-def grown_sets(sets, violators, priority, n_features, shared):
+def grown_sets(sets, violators, priority, n_features, one_set):
     """Sets (K, p) after a check: at most doubled, worst violators first (celer's rule).
 
     A set shared by K > 1 problems takes all their violators, in the smallest bucket that
     holds them: it is already the union of K problems' sets, and doubling it would
     double every problem's cost per iteration.
     """
-    if _one_union(shared, sets.shape[0]):
+    if _one_union(one_set, sets.shape[0]):
         union = violators.any(axis=0) & ~sets[0]
         limit = bucket_size(int(sets[0].sum()) + int(union.sum()), n_features)
         return np.broadcast_to(_take_best(sets[0], union, priority.max(axis=0), limit), sets.shape)
-    # one problem (sharing X or not), or K problems with their own sets
+    # one problem (one_set or not), or K problems with their own sets
     return np.stack([_take_best(sets[k], violators[k], priority[k], bucket_size(2 * int(sets[k].sum()), n_features))
                      for k in range(sets.shape[0])])
 
@@ -367,7 +366,7 @@ class _Start(NamedTuple):
 
 
 def _solve_at_lambda(problem, lam, next_lam, work_ahead, sets, start, tol, max_iter, scale, previous, column_norms,
-                     *, intercept, stop, max_rounds, shared, mesh=None, keep_rows=False):
+                     *, intercept, stop, max_rounds, one_set, mesh=None, keep_rows=False):
     """Solve on the working sets (K, p), check every feature, re-admit violators, repeat.
 
     Starts from ``start`` (a :class:`_Start`); ``previous`` is the :class:`DualPoint` of
@@ -383,11 +382,11 @@ def _solve_at_lambda(problem, lam, next_lam, work_ahead, sets, start, tol, max_i
     sub_tol, retried = tol, False
     for _ in range(max_rounds):
         columns, valid = _padded_columns(sets, n_features)
-        X_S = gather_columns(problem.X, columns, valid, shared=shared)
+        X_S = gather_columns(problem.X, columns, valid, one_set=one_set)
         start_gamma = gamma if stop != "relative" else jnp.ones_like(gamma)
         fit = solve_on_columns(lam_problem._replace(X=X_S), W, columns, valid, b, z, start_gamma, sub_tol,
                                max_iter, jnp.asarray(next_lam, dtype), work_ahead, intercept=intercept, stop=stop,
-                               shared=shared, mesh=mesh)
+                               one_set=one_set, mesh=mesh)
         del X_S     # free the restricted copy before the check's pass over X
         if stop != "relative":
             gamma = fit.ahead.gamma
@@ -403,7 +402,7 @@ def _solve_at_lambda(problem, lam, next_lam, work_ahead, sets, start, tol, max_i
         violators = ~sets & (host.grad_norms > lam[:, None])
         gap = np.maximum(host.objective - host.dual, 0.0)
         if violators.any():
-            sets = grown_sets(sets, violators, host.grad_norms / lam[:, None], n_features, shared)
+            sets = grown_sets(sets, violators, host.grad_norms / lam[:, None], n_features, one_set)
         elif stop == "gap" and np.any(gap > tol * scale) and not retried:
             # The restricted solve certified itself with the best dual point of its
             # run; on all features that point can need more scaling (rows outside the
@@ -532,16 +531,18 @@ def working_set_path(problem: Problem, lambdas, W0, b0, tol, max_iter, *, interc
         raise ValueError(f"squeeze=True drops the problems' axis, so it needs one problem, not {n_problems}.")
     dtype = W0.dtype
     n_features = W0.shape[1]
-    # One shared X gathers cheaply per problem (K x n x m); padded per-task X would cost
-    # K x T x n x m, so those problems share one set, the union of theirs.
-    shared = problem.X.ndim == 3
+    # One X for all tasks gathers cheaply per problem (K x n x m), so each problem gets its
+    # own set; padded per-task X would cost K x T x n x m, so those problems share one set,
+    # the union of theirs.
+    one_set = problem.X.ndim == 3
     W, b = W0, b0
     z = predictors(problem, W, b)
     start = _Start(W=W, b=b, z=z, gamma=jnp.ones((n_problems,), dtype))
     ahead_iter = np.zeros(n_problems, dtype=np.int64)
     # The certified rules keep every point's intercepts optimal (objective.profile_intercepts),
     # so the checks can bound their dual points' rows instead of computing them.
-    column_norms = _max_column_norms(problem.X, n_tasks=W0.shape[2]) if profiles_intercepts(intercept, stop) else None
+    column_norms = (_max_column_norms(problem.X, n_tasks=W0.shape[2]) if keeps_intercepts_optimal(intercept, stop)
+                    else None)
     start_check = full_check(problem._replace(lam=jnp.asarray(lambda_start, dtype)), W, b, z,
                              np.zeros((n_problems, n_features), bool), no_dual_point(problem, n_problems),
                              no_dual_point(problem, n_problems), column_norms, intercept=intercept)
@@ -558,11 +559,11 @@ def working_set_path(problem: Problem, lambdas, W0, b0, tol, max_iter, *, interc
         # which keeps the R package's iterates.
         work_ahead = np.full(n_problems, stop != "relative" and not last)
         # Strong rule plus everything already active (in the last solution or in the
-        # warm start), per problem (sets are unions when shared).
+        # warm start), per problem (sets are unions under ``one_set``).
         strong = grad_norms >= (2.0 * lam - lam_prev)[:, None]
-        sets = initial_sets(active, strong, grad_norms / lam[:, None], n_features, shared)
+        sets = initial_sets(active, strong, grad_norms / lam[:, None], n_features, one_set)
         sol = _solve_at_lambda(problem, lam, next_lam, work_ahead, sets, start, tol, max_iter, scale, point,
-                               column_norms, intercept=intercept, stop=stop, max_rounds=max_rounds, shared=shared,
+                               column_norms, intercept=intercept, stop=stop, max_rounds=max_rounds, one_set=one_set,
                                mesh=mesh, keep_rows=kept is not None)
         W, b, grad_norms, point, start = sol.W, sol.b, sol.grad_norms, sol.point, sol.next_start
         active = sol.next_active
