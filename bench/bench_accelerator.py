@@ -35,7 +35,8 @@ loads its programs. The gene workload runs on the CPU only with ``--cpu-gene`` (
 size). The header gives the device kind, jax and jaxlib versions, the dtype, the
 precision every product runs at (``mtlcomb_jax.precision``) and the solver's loop shape
 (``mtlcomb_jax.loops``: each device runs its platform's, so the CPU beside an accelerator
-runs the CPU's adaptive loops).
+runs the CPU's adaptive loops; ``MTLCOMB_JAX_LOOPS=fixed`` or ``adaptive`` sets one shape
+for both).
 """
 from __future__ import annotations
 

@@ -158,7 +158,8 @@ def accelerator_workloads(device=None, *, quick=False, dtype=np.float32, repeats
     """(header, rows) of the accelerator benchmark on ``device`` (default: JAX's first).
 
     header: platform, device kind, device count, jax and jaxlib versions, dtype, the
-    products' precision, the solver's loop shape (the device platform's, :mod:`.loops`)
+    products' precision, the solver's loop shape (the device platform's unless
+    ``MTLCOMB_JAX_LOOPS`` says otherwise, :mod:`.loops`)
     and the compilation cache folder. Each row: workload, compile_s,
     run_s (median), iterations, iterations_per_s, gb_per_s (the bytes the iterations would
     stream reading their design twice each, per second), bare_gb_per_s
@@ -166,12 +167,12 @@ def accelerator_workloads(device=None, *, quick=False, dtype=np.float32, repeats
     """
     import warnings
 
-    from .loops import default_shape, shape_for
+    from .loops import shape_for, shape_name
     from .precision import PRECISION
     device = device or jax.devices()[0]
     header = dict(platform=device.platform, device_kind=getattr(device, "device_kind", "?"),
                   n_devices=len(jax.devices(device.platform)), jax=jax.__version__, jaxlib=_jaxlib_version(),
-                  dtype=np.dtype(dtype).name, precision=PRECISION, loops=default_shape(device.platform),
+                  dtype=np.dtype(dtype).name, precision=PRECISION, loops=shape_name(device.platform),
                   compilation_cache=jax.config.jax_compilation_cache_dir or "off", repeats=repeats)
     rows = []
     with jax.default_device(device), shape_for(device.platform):

@@ -71,26 +71,33 @@ def default_shape(platform: str) -> str:
     return "adaptive" if platform == "cpu" else "fixed"
 
 
-def loop_shape() -> LoopShape:
-    """The loop shape for programs traced now: ``MTLCOMB_JAX_LOOPS`` when set, else the
-    default backend's (:func:`default_shape`)."""
-    name = os.environ.get("MTLCOMB_JAX_LOOPS", "").strip().lower() or default_shape(jax.default_backend())
-    if name not in SHAPES:
+def shape_name(platform: str | None = None) -> str:
+    """The name of the loop shape programs traced now take: ``MTLCOMB_JAX_LOOPS`` when set,
+    else the default of ``platform`` (default: JAX's default backend, :func:`default_shape`)."""
+    name = os.environ.get("MTLCOMB_JAX_LOOPS", "").strip().lower()
+    if name and name not in SHAPES:
         raise ValueError(f"MTLCOMB_JAX_LOOPS={name!r} is not a loop shape; set it to one of {SHAPES}, or unset it "
                          "for the backend's default.")
-    return FIXED if name == "fixed" else ADAPTIVE
+    return name or default_shape(platform or jax.default_backend())
+
+
+def loop_shape() -> LoopShape:
+    """The loop shape for programs traced now (:func:`shape_name`)."""
+    return FIXED if shape_name() == "fixed" else ADAPTIVE
 
 
 @contextlib.contextmanager
 def shape_for(platform: str):
-    """Trace programs inside the block with ``platform``'s loop shape (:func:`default_shape`),
-    e.g. to time the CPU beside an accelerator in one process. The shape is read when a
-    program is traced, so JAX's caches are cleared on entry and exit."""
+    """Trace programs inside the block with ``platform``'s loop shape (:func:`shape_name`:
+    ``MTLCOMB_JAX_LOOPS`` still wins when set), e.g. to time the CPU beside an accelerator
+    in one process. The shape is read when a program is traced, so JAX's caches are cleared
+    on entry and exit. Yields the shape's name."""
     previous = os.environ.get("MTLCOMB_JAX_LOOPS")
-    os.environ["MTLCOMB_JAX_LOOPS"] = default_shape(platform)
+    name = shape_name(platform)
+    os.environ["MTLCOMB_JAX_LOOPS"] = name
     jax.clear_caches()
     try:
-        yield
+        yield name
     finally:
         if previous is None:
             os.environ.pop("MTLCOMB_JAX_LOOPS", None)

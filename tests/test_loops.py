@@ -202,10 +202,10 @@ def test_a_working_set_round_waits_for_the_device_once(monkeypatch, keep_W):
 def test_shape_for_a_platform_holds_inside_its_block_only(monkeypatch):
     from mtlcomb_jax import loops
     monkeypatch.delenv("MTLCOMB_JAX_LOOPS", raising=False)
-    with loops.shape_for("gpu"):
-        assert loops.loop_shape() == loops.FIXED
+    with loops.shape_for("gpu") as name:
+        assert name == "fixed" and loops.loop_shape() == loops.FIXED
     assert loops.loop_shape() == loops.ADAPTIVE and "MTLCOMB_JAX_LOOPS" not in os.environ
-    monkeypatch.setenv("MTLCOMB_JAX_LOOPS", "fixed")
-    with loops.shape_for("cpu"):
-        assert loops.loop_shape() == loops.ADAPTIVE
+    monkeypatch.setenv("MTLCOMB_JAX_LOOPS", "fixed")     # the user's choice holds on every platform
+    with loops.shape_for("cpu") as name:
+        assert name == "fixed" and loops.loop_shape() == loops.FIXED
     assert os.environ["MTLCOMB_JAX_LOOPS"] == "fixed"
