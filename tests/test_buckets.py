@@ -1,12 +1,12 @@
-"""Shape buckets (datasets of about the same size share compiled programs) and float32
-against float64 at the default settings."""
+"""Shape buckets (mtlcomb_jax.buckets): datasets of about the same size share compiled programs,
+and padding changes no result."""
 import numpy as np
 import pytest
 from jax._src import monitoring
 
 import mtlcomb_jax as mc
 import mtlcomb_jax.buckets as buckets
-from conftest import simulate
+from problems import shared_data
 
 
 def test_padded_size_has_eight_buckets_per_octave():
@@ -19,9 +19,7 @@ def test_padded_size_has_eight_buckets_per_octave():
     assert buckets.padded_size(200) == buckets.padded_size(205) == 208
 
 
-def _mixed(n, p, seed=0, dtype=np.float64):
-    X, Y, types, _ = simulate(n_tasks=4, n=n, p=p, n_true=4, n_cls=2, seed=seed, shared=True, dtype=dtype)
-    return mc.MultiTaskData.from_outcomes(X, Y, types)
+MIXED = dict(n_tasks=4, n_true=4, n_cls=2)      # 4 tasks, 2 of them classification
 
 
 class _CompileCounter:
@@ -42,7 +40,8 @@ class _CompileCounter:
 
 
 def test_a_second_dataset_in_the_same_bucket_compiles_nothing():
-    first, second = _mixed(41, 61, seed=0), _mixed(43, 63, seed=1)       # both in (44, 64)
+    first = shared_data(n=41, p=61, seed=0, **MIXED)
+    second = shared_data(n=43, p=63, seed=1, **MIXED)                  # both in (44, 64)
     counter = _CompileCounter()
     with counter:
         mc.fit_path(first, n_lambdas=5)
@@ -59,7 +58,8 @@ TUNE = dict(tune=("lam",), n_steps=2, n_folds=3, ridge=0.01)
 
 
 def test_tuning_a_second_dataset_in_the_same_bucket_compiles_nothing():
-    first, second = _mixed(41, 61, seed=0), _mixed(43, 63, seed=1)
+    first = shared_data(n=41, p=61, seed=0, **MIXED)
+    second = shared_data(n=43, p=63, seed=1, **MIXED)
     counter = _CompileCounter()
     with counter:
         mc.tune_hyperparameters(first, **TUNE)
@@ -70,7 +70,7 @@ def test_tuning_a_second_dataset_in_the_same_bucket_compiles_nothing():
 
 @pytest.mark.slow
 def test_padding_does_not_change_what_tuning_finds(monkeypatch):
-    data = _mixed(43, 63, seed=1)
+    data = shared_data(n=43, p=63, seed=1, **MIXED)
     padded = mc.tune_hyperparameters(data, **TUNE)
     monkeypatch.setattr(buckets, "MAX_PADDED_BYTES", 0)                 # every shape as it is
     plain = mc.tune_hyperparameters(data, **TUNE)
@@ -79,7 +79,7 @@ def test_padding_does_not_change_what_tuning_finds(monkeypatch):
 
 @pytest.mark.slow
 def test_padded_problems_give_the_unpadded_results(monkeypatch):
-    data = _mixed(43, 63, seed=2)
+    data = shared_data(n=43, p=63, seed=2, **MIXED)
     path = mc.fit_path(data, n_lambdas=8, tol=1e-8)
     cv = mc.cross_validate(data, n_folds=3, n_lambdas=8, tol=1e-8)
     monkeypatch.setattr(buckets, "MAX_PADDED_BYTES", 0)                 # every shape as it is
@@ -90,21 +90,3 @@ def test_padded_problems_give_the_unpadded_results(monkeypatch):
     np.testing.assert_allclose(np.asarray(path.objective), np.asarray(plain_path.objective), rtol=1e-9)
     np.testing.assert_allclose(cv.task_metric, plain_cv.task_metric, rtol=1e-5, atol=1e-8)
     assert cv.lambda_weighted_min == pytest.approx(plain_cv.lambda_weighted_min)
-
-
-@pytest.mark.parametrize("screening", ["auto", pytest.param(True, marks=pytest.mark.slow)])
-def test_float32_defaults_converge_and_agree_with_float64_within_the_certificate(screening):
-    X, Y, types, _ = simulate(n_tasks=4, n=60, p=300, n_true=6, n_cls=2, seed=3, shared=True)
-    d32 = mc.MultiTaskData.from_outcomes(X.astype(np.float32), Y, types)
-    d64 = mc.MultiTaskData.from_outcomes(X, Y, types)
-    path32 = mc.fit_path(d32, n_lambdas=20, screening=screening)
-    assert path32.W.dtype == np.float32 and bool(np.all(np.asarray(path32.converged)))
-    cv32 = mc.cross_validate(d32, n_folds=3, n_lambdas=10, screening=screening)
-    assert bool(np.all(cv32.converged))
-    exact = mc.fit_path(d64, lambdas=np.asarray(path32.lambdas, np.float64), tol=1e-10)
-    F32, F64 = np.asarray(path32.objective, np.float64), np.asarray(exact.objective)
-    rounding = 1e-6 * np.abs(F64)
-    # F* <= F32 (to rounding), and F32 - F* <= the float32 certificate
-    assert np.all(F32 >= F64 - rounding)
-    assert np.all(F32 - F64 <= np.asarray(path32.dual_gap, np.float64) + rounding)
-    assert np.max(np.abs(F32 - F64) / np.abs(F64)) < 1e-3

@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import simulate
+from problems import simulate
 from mtlcomb_jax.cli import main
 
 FEATURES = [f"gene{j}" for j in range(12)]

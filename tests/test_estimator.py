@@ -1,8 +1,12 @@
+"""The scikit-learn estimators MTLComb and MTLCombCV (mtlcomb_jax.estimator): the three input
+layouts, inferred task types and labels, feature names as scikit-learn checks them, long
+format, and parameters (scikit-learn's own estimator checks: test_sklearn_checks.py)."""
 import numpy as np
+import pandas as pd
 import pytest
 
 import mtlcomb_jax as mc
-from conftest import simulate
+from problems import simulate
 
 
 def test_layouts_give_the_same_fit():
@@ -58,32 +62,63 @@ def test_get_set_params_and_clone():
     assert cvm.get_params()["n_folds"] == 4 and "lam" not in cvm.get_params()
 
 
-def test_predict_errors():
-    Xs, ys, types, _ = simulate(n_tasks=2, n=30, p=5, n_cls=1)
-    model = mc.MTLComb(lam=0.05).fit(Xs, ys)
-    with pytest.raises(ValueError, match="fitted on 5 features"):
-        mc.predict(model.result_, np.zeros((3, 4)), 0)
-    with pytest.raises(ValueError, match="task='nope' is unknown"):
-        mc.predict(model.result_, np.zeros((3, 5)), "nope")
-
-
-def test_save_load_round_trip(tmp_path):
-    Xs, ys, types, _ = simulate(n_tasks=3, n=30, p=6)
-    data = mc.MultiTaskData.from_tasks(Xs, ys, types, task_names=["a", "b", "c"])
-    res = mc.solve(data, 0.05)
-    path = mc.fit_path(data, n_lambdas=5)
-    for model, kw in ((res, {}), (path, {"lambda_index": 3})):
-        file = tmp_path / "model.npz"
-        mc.save_model(model, file)
-        back = mc.load_model(file)
-        assert back.task_names == ("a", "b", "c") and back.classes == model.classes
-        np.testing.assert_array_equal(np.asarray(mc.predict(back, Xs[0], **kw)),
-                                      np.asarray(mc.predict(model, Xs[0], **kw)))
-        np.testing.assert_array_equal(np.asarray(mc.predict(back, Xs[2], "c", **kw)),
-                                      np.asarray(mc.predict(model, Xs[2], 2, **kw)))
-
-
 def test_unknown_selection_rule():
     Xs, ys, types, _ = simulate(n_tasks=2, n=30, p=5, n_cls=1)
     with pytest.raises(ValueError, match="selection='best' is unknown"):
         mc.MTLCombCV(selection="best").fit(Xs, ys)
+
+
+# -- feature names, long format and text labels ----------------------------------------------
+def test_estimator_checks_feature_names_as_scikit_learn_does():
+    X, Y, types, _ = simulate(n_tasks=2, n=50, p=4, n_cls=1, shared=True)
+    X_df = pd.DataFrame(X, columns=list("abcd"))
+    est = mc.MTLComb(lam=0.02, task_types=types).fit(X_df, Y)
+    assert list(est.feature_names_in_) == list("abcd")
+    with pytest.raises(ValueError, match="Feature names must be in the same order"):
+        est.predict(X_df[list("dcba")])
+    with pytest.raises(ValueError, match="Feature names unseen at fit time"):
+        est.predict(X_df.rename(columns={"a": "z"}))
+    with pytest.raises(ValueError, match=r"Xs\[1\] has other feature columns"):
+        mc.MTLComb(lam=0.02).fit([X_df, X_df[list("bacd")]], [Y[:, 0], Y[:, 0]])
+
+
+def test_estimator_names_a_text_feature_column():
+    X = pd.DataFrame({"age": np.arange(20.0), "apoe": ["E3E3", "E3E4"] * 10})
+    with pytest.raises(ValueError, match=r"X has non-numeric feature column\(s\) \['apoe'\]"):
+        mc.MTLComb(lam=0.1).fit(X, np.arange(20.0))
+
+
+def test_too_few_rows_to_infer_classes_is_not_called_non_numeric():
+    X = np.random.default_rng(0).normal(size=(3, 2))
+    with pytest.raises(ValueError, match=r"is a classification task but has 1 distinct labels \(\['case'\]\)"):
+        mc.MTLComb(lam=0.1).fit([X, X], [np.array(["case"] * 3), np.array([0.1, 0.2, 0.3])])
+
+
+def test_long_format_predict_checks_the_task_ids_length():
+    Xs, ys, types, _ = simulate(n_tasks=2, n=30, p=4, n_cls=1)
+    X = np.vstack(Xs)
+    tasks = np.repeat(["a", "b"], [len(Xs[0]), len(Xs[1])])
+    est = mc.MTLComb(lam=0.02, task_types=types).fit(X, np.concatenate(ys), tasks=tasks)
+    with pytest.raises(ValueError, match=r"tasks has shape \(10,\) but X has \d+ rows"):
+        est.predict(X, tasks=tasks[:10])
+    with pytest.raises(ValueError, match=r"task=9 is out of range"):
+        est.predict_proba(X, task=9)
+    with pytest.raises(ValueError, match=r"task='zzz' is unknown"):
+        est.predict_proba(X, task="zzz")
+    assert est.predict_proba(X, task="b").shape == (X.shape[0], 2)
+
+
+def test_long_format_sample_weight_is_one_per_row():
+    Xs, ys, types, _ = simulate(n_tasks=2, n=30, p=4, n_cls=1)
+    X, y = np.vstack(Xs), np.concatenate(ys)
+    tasks = np.repeat([0, 1], [len(Xs[0]), len(Xs[1])])
+    w = np.ones(X.shape[0])
+    w[:5] = 3.0
+    est = mc.MTLComb(lam=0.02, task_types=types, tol=1e-10).fit(X, y, tasks=tasks, sample_weight=w)
+    rows = np.concatenate([Xs[0]] + [Xs[0][:5]] * 2 + [Xs[1]])
+    targets = np.concatenate([ys[0]] + [ys[0][:5]] * 2 + [ys[1]])
+    repeated = mc.MTLComb(lam=0.02, task_types=types, tol=1e-10).fit(
+        rows, targets, tasks=np.repeat([0, 1], [len(Xs[0]) + 10, len(Xs[1])]))
+    np.testing.assert_allclose(est.coef_, repeated.coef_, atol=1e-5)
+    with pytest.raises(ValueError, match=r"in long format pass one weight per row of X"):
+        mc.MTLComb(lam=0.02, task_types=types).fit(X, y, tasks=tasks, sample_weight=np.ones(3))

@@ -10,7 +10,7 @@ import jax.numpy as jnp
 
 import mtlcomb_jax as mc
 from mtlcomb_jax import host_memory
-from conftest import simulate
+from problems import tasks_data
 
 GLIBC = sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc"
 
@@ -68,8 +68,7 @@ def test_release_if_large_follows_size_and_switch(monkeypatch):
 
 @pytest.mark.slow   # about 8 s
 def test_screened_path_releases_after_each_lambda_and_results_do_not_change(monkeypatch):
-    Xs, ys, types, _ = simulate(n_tasks=4, n=40, p=200, n_true=5, n_cls=2)
-    data = mc.MultiTaskData.from_tasks(Xs, ys, types)
+    data = tasks_data(n_tasks=4, n=40, p=200, n_true=5, n_cls=2)
     common = dict(n_lambdas=6, lambda_min_ratio=0.05, screening=True, tol=1e-9)
     calls = []
     monkeypatch.setattr(host_memory, "release_free_blocks", lambda: calls.append(1) or True)

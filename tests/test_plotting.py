@@ -7,7 +7,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 import mtlcomb_jax as mc  # noqa: E402
-from conftest import simulate  # noqa: E402
+from problems import simulate, tasks_data  # noqa: E402
 from mtlcomb_jax import plotting  # noqa: E402
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -54,8 +54,7 @@ def test_cv_plot_has_one_panel_per_task_type_with_rules_marked(fitted, tmp_path)
 
 
 def test_cv_plot_of_regression_only_has_one_panel(tmp_path):
-    Xs, ys, types, _ = simulate(n_tasks=2, n=40, p=8, n_cls=0)
-    cv = mc.cross_validate(mc.MultiTaskData.from_tasks(Xs, ys, types), n_folds=3, n_lambdas=5)
+    cv = mc.cross_validate(tasks_data(n_tasks=2, n=40, p=8, n_cls=0), n_folds=3, n_lambdas=5)
     fig = plotting.plot_cv(cv)
     assert len(fig.axes) == 1
     _render(fig, tmp_path, "cv_regression")
@@ -161,3 +160,9 @@ def test_stability_plot_labels_stay_inside_and_the_bound_region_is_marked(tmp_pa
     assert len(fig.axes[0].texts) == 10 and fig.axes[0].patches          # labels and the shaded region
     _assert_readable(fig)
     _render(fig, tmp_path, "stability")
+
+
+def test_heatmap_scale_is_checked():
+    from types import SimpleNamespace
+    with pytest.raises(ValueError, match=r"scale='row' must be 'task'"):
+        mc.plot_coefficients(SimpleNamespace(W=np.ones((3, 2)), feature_names=(), task_names=()), scale="row")

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings, strategies as st
 
 import mtlcomb_jax as mc
-from conftest import simulate
+from problems import simulate
 
 PROPERTY = settings(max_examples=12, deadline=None, derandomize=True,
                     suppress_health_check=[HealthCheck.too_slow])
@@ -17,16 +17,14 @@ seeds = st.integers(0, 10_000)
 n_classification = st.integers(0, 3)
 
 
-def _shared(seed, n_cls, n=40, p=6, dtype=np.float64):
-    X, Y, types, _ = simulate(n_tasks=3, n=n, p=p, n_true=3, n_cls=n_cls, seed=seed, shared=True, dtype=dtype)
-    return X, Y, types
+SHAPE = dict(n_tasks=3, n=40, p=6, n_true=3, shared=True)      # one shared design, fixed shapes
 
 
 @pytest.mark.slow
 @PROPERTY
 @given(seeds, n_classification, st.floats(1.0, 10.0), st.booleans(), st.sampled_from([np.float32, np.float64]))
 def test_zero_at_and_above_lambda_max(seed, n_cls, factor, intercept, dtype):
-    X, Y, types = _shared(seed, n_cls, dtype=dtype)
+    X, Y, types, _ = simulate(seed=seed, n_cls=n_cls, dtype=dtype, **SHAPE)
     data = mc.MultiTaskData.from_outcomes(X, Y, types)
     assert data.X.dtype == dtype
     res = mc.solve(data, factor * mc.lambda_max(data, intercept=intercept), intercept=intercept)
@@ -37,7 +35,7 @@ def test_zero_at_and_above_lambda_max(seed, n_cls, factor, intercept, dtype):
 @PROPERTY
 @given(seeds, n_classification, st.floats(0.05, 0.5))
 def test_objective_below_zero_and_warm_start_and_gap_bounds(seed, n_cls, share):
-    X, Y, types = _shared(seed, n_cls)
+    X, Y, types, _ = simulate(seed=seed, n_cls=n_cls, **SHAPE)
     data = mc.MultiTaskData.from_outcomes(X, Y, types)
     lam = share * mc.lambda_max(data)
     res = mc.solve(data, lam)
@@ -53,7 +51,7 @@ def test_objective_below_zero_and_warm_start_and_gap_bounds(seed, n_cls, share):
 @PROPERTY
 @given(seeds, n_classification, st.randoms(use_true_random=False))
 def test_sample_permutation_and_duplicated_rows(seed, n_cls, rnd):
-    X, Y, types = _shared(seed, n_cls)
+    X, Y, types, _ = simulate(seed=seed, n_cls=n_cls, **SHAPE)
     lam = 0.2 * mc.lambda_max(mc.MultiTaskData.from_outcomes(X, Y, types))
     base = mc.solve(mc.MultiTaskData.from_outcomes(X, Y, types), lam, tol=1e-12)
     order = list(range(X.shape[0]))
@@ -73,7 +71,7 @@ def test_sample_permutation_and_duplicated_rows(seed, n_cls, rnd):
 @PROPERTY
 @given(seeds, n_classification, st.permutations(range(6)))
 def test_feature_permutation_and_column_order_at_predict(seed, n_cls, columns):
-    X, Y, types = _shared(seed, n_cls)
+    X, Y, types, _ = simulate(seed=seed, n_cls=n_cls, **SHAPE)
     names = [f"g{j}" for j in range(6)]
     X_df = pd.DataFrame(X, columns=names)
     res = mc.solve(mc.MultiTaskData.from_outcomes(X_df, Y, types), 0.05, tol=1e-12)
@@ -88,7 +86,7 @@ def test_feature_permutation_and_column_order_at_predict(seed, n_cls, columns):
 @PROPERTY
 @given(seeds, n_classification, st.floats(1e-3, 1e3))
 def test_scaling_all_weights_changes_nothing(seed, n_cls, scale):
-    X, Y, types = _shared(seed, n_cls)
+    X, Y, types, _ = simulate(seed=seed, n_cls=n_cls, **SHAPE)
     w = np.linspace(0.5, 1.5, X.shape[0])
     one = mc.solve(mc.MultiTaskData.from_outcomes(X, Y, types, sample_weights=w), 0.05, tol=1e-12)
     scaled = mc.solve(mc.MultiTaskData.from_outcomes(X, Y, types, sample_weights=scale * w), 0.05, tol=1e-12)
@@ -103,7 +101,7 @@ _ROUNDING_FOLDS = [0, 3] + [0] * 2 + [1] + [0] * 3 + [1, 0, 1] + [0] * 19 + [1, 
 @given(seeds, st.lists(st.integers(0, 4), min_size=40, max_size=40))
 @example(seed=2538, fold_ids=_ROUNDING_FOLDS)
 def test_cv_never_selects_from_undefined_scores(seed, fold_ids):
-    X, Y, types = _shared(seed, 2)
+    X, Y, types, _ = simulate(seed=seed, n_cls=2, **SHAPE)
     data = mc.MultiTaskData.from_outcomes(X, Y, types)
     folds = np.asarray(fold_ids)
     try:
@@ -127,7 +125,7 @@ def test_cv_never_selects_from_undefined_scores(seed, fold_ids):
 @PROPERTY
 @given(seeds, n_classification)
 def test_callers_arrays_are_never_modified(seed, n_cls):
-    X, Y, types = _shared(seed, n_cls)
+    X, Y, types, _ = simulate(seed=seed, n_cls=n_cls, **SHAPE)
     w = np.linspace(1.0, 2.0, X.shape[0])
     copies = X.copy(), Y.copy(), w.copy()
     data = mc.MultiTaskData.from_outcomes(X, Y, types, sample_weights=w)

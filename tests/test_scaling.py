@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import mtlcomb_jax as mc
-from conftest import simulate
+from problems import shared_data, simulate
 
 TIGHT = dict(tol=1e-10, max_iter=20000)
 
@@ -122,8 +122,7 @@ def test_cv_grid_and_estimator_use_the_standardised_problem():
 
 
 def test_standardize_refuses_traced_data_and_bad_flags():
-    X, Y, types, _ = simulate(n_tasks=2, n_cls=1, p=5, shared=True)
-    data = mc.MultiTaskData.from_outcomes(X, Y, types)
+    data = shared_data(n_tasks=2, n_cls=1, p=5)
     with pytest.raises(ValueError, match="standardize=True needs concrete data"):
         jax.jit(lambda X: mc.solve(data.replace(X=X), 0.1, standardize=True).W)(data.X)
     with pytest.raises(ValueError, match="standardize"):

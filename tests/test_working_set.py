@@ -8,10 +8,10 @@ import jax.numpy as jnp
 
 import mtlcomb_jax as mc
 from mtlcomb_jax import working_set
-from mtlcomb_jax.options import use_working_sets
 from mtlcomb_jax.simulate import simulate_mixed_tasks
 from mtlcomb_jax.working_set import (FINE_BUCKETS_FROM, MIN_BUCKET, _padded_columns, bucket_size, grown_sets,
                                      initial_sets, smallest_bucket)
+from problems import wide_shared_regression
 
 
 @pytest.mark.parametrize("intercept", [pytest.param(True, marks=pytest.mark.slow), False])
@@ -66,11 +66,7 @@ def test_screened_cv_equals_the_vmapped_scan(wide):
 
 @pytest.fixture(scope="module")
 def shared_wide():
-    rng = np.random.default_rng(3)
-    X = rng.normal(size=(60, 400))
-    W = np.zeros((400, 5))
-    W[:8] = rng.normal(size=(8, 5))
-    return mc.MultiTaskData.from_outcomes(X, X @ W + 0.5 * rng.normal(size=(60, 5)), ["regression"] * 5)
+    return wide_shared_regression()
 
 
 @pytest.mark.slow
@@ -80,7 +76,7 @@ def test_per_fold_working_sets_on_a_shared_X_equal_the_vmapped_scan(shared_wide,
     gather = working_set.gather_columns
 
     def recording(X, columns, valid, **kwargs):
-        modes.append((kwargs["shared"], columns.shape[0]))
+        modes.append((kwargs["one_set"], columns.shape[0]))
         return gather(X, columns, valid, **kwargs)
 
     monkeypatch.setattr(working_set, "gather_columns", recording)
@@ -100,18 +96,18 @@ def test_first_working_set_is_the_active_features_plus_the_best_candidates_up_to
     active[1, :10] = True                       # 10 active: room up to MIN_BUCKET
     strong = np.ones((2, p), bool)
     priority = np.tile(np.arange(p)[::-1].astype(float), (2, 1))   # lower index, higher priority
-    sets = initial_sets(active, strong, priority, p, shared=False)
+    sets = initial_sets(active, strong, priority, p, one_set=False)
     assert sets.sum(axis=1).tolist() == [256, MIN_BUCKET]
     assert sets[0, :256].all() and sets[1, :MIN_BUCKET].all()     # the highest-priority candidates
     # A shared set: the union's active features (150 here) plus room for a quarter of
     # the largest problem's active count (25): 175 -> a bucket of 256, filled with the best
     # candidates; not twice the union (300 -> 512).
     active[1, 100:150] = True
-    shared = initial_sets(active, strong, priority, p, shared=True)
+    shared = initial_sets(active, strong, priority, p, one_set=True)
     assert (shared[0] == shared[1]).all() and shared[0].sum() == 256
     # 240 union features + room 37 (a quarter of problem 1's 150) > 256: the next bucket
     active[1, 150:240] = True
-    assert initial_sets(active, strong, priority, p, shared=True)[0].sum() == 512
+    assert initial_sets(active, strong, priority, p, one_set=True)[0].sum() == 512
 
 
 def test_violators_enter_worst_first_and_at_most_double_the_set():
@@ -122,7 +118,7 @@ def test_violators_enter_worst_first_and_at_most_double_the_set():
     violators[0, 100:600] = True
     priority = np.zeros((1, p))
     priority[0, 100:600] = np.arange(500)           # the last violators are the worst
-    grown = grown_sets(sets, violators, priority, p, shared=False)
+    grown = grown_sets(sets, violators, priority, p, one_set=False)
     assert grown.sum() == 256
     assert grown[0, 600 - 156:600].all() and not grown[0, 100:600 - 156].any()
 
@@ -134,7 +130,7 @@ def test_shared_set_takes_all_violators_in_the_smallest_bucket_that_holds_them()
     violators = np.zeros((3, p), bool)
     violators[0, 7000:7010] = True
     violators[2, 7005:7100] = True                   # the union of violators: 100 features
-    grown = grown_sets(sets, violators, np.zeros((3, p)), p, shared=True)
+    grown = grown_sets(sets, violators, np.zeros((3, p)), p, one_set=True)
     assert (grown[0] == grown[2]).all()
     assert grown[0].sum() == 6244 and grown[0, 7000:7100].all()    # not doubled to 12,288
     assert bucket_size(int(grown[0].sum()), p) == 8192
@@ -159,17 +155,6 @@ def test_padded_columns_hold_the_sets_in_their_bucket():
     assert columns.shape == valid.shape == (2, MIN_BUCKET)
     assert valid.sum(axis=1).tolist() == [2, 1]             # only the sets' own columns count
     assert columns[0, :2].tolist() == [3, 500] and columns[1, 0] == 7
-
-
-def test_auto_screening_rules():
-    assert use_working_sets("auto", "gap", 5000, jnp.float64)
-    assert not use_working_sets("auto", "gap", 4999, jnp.float64)
-    assert not use_working_sets("auto", "relative", 50000, jnp.float64)    # the R package's iterates
-    assert not use_working_sets("auto", "gap", 5000, jnp.float32)
-    assert use_working_sets("auto", "kkt", 10000, jnp.float32)
-    assert use_working_sets(True, "gap", 10, jnp.float32)
-    with pytest.raises(ValueError, match="screening="):
-        use_working_sets("yes", "gap", 10, jnp.float64)
 
 
 def test_squeeze_needs_exactly_one_problem(wide):
@@ -247,5 +232,5 @@ def test_wide_problems_start_from_a_larger_smallest_bucket():
     # a first set on 20,000 features holds at least that bucket, filled with the best candidates
     active = np.zeros((1, 20_000), bool)
     active[0, :3] = True
-    sets = initial_sets(active, np.ones_like(active), -np.arange(20_000.0)[None], 20_000, shared=False)
+    sets = initial_sets(active, np.ones_like(active), -np.arange(20_000.0)[None], 20_000, one_set=False)
     assert sets.sum() == 256 and sets[0, :256].all()

@@ -1,0 +1,28 @@
+"""Hypergradient tuning of lam, similarity and ridge by cross-validation (mtlcomb_jax.tuning)."""
+import numpy as np
+import pytest
+
+import mtlcomb_jax as mc
+from problems import tasks_data
+
+
+@pytest.mark.slow   # about 9 s
+def test_tuning_beats_a_10_by_10_grid_with_fewer_solves():
+    data = tasks_data(n_tasks=4, n=50, p=20, n_true=4, n_cls=2, noise=1.0)
+    common = dict(ridge=1e-3, n_folds=4, seed=0)
+    best = mc.tune_hyperparameters(data, tune=("lam", "similarity"), n_steps=30, learning_rate=0.3, **common)
+    lam_max = float(mc.lambda_max(data))
+    grid = [mc.tune_hyperparameters(data, tune=("lam",), lam=lam, similarity=sim, n_steps=1, **common)
+            for lam in np.geomspace(0.9 * lam_max, 1e-3 * lam_max, 10) for sim in np.geomspace(1e-4, 10, 10)]
+    grid_best = min(g.validation_loss for g in grid)
+    assert best.validation_loss <= grid_best
+    assert best.n_solves < sum(g.n_solves for g in grid)
+    assert best.history.shape == (30, 4) and best.ridge == 1e-3
+
+
+def test_tuning_rejects_bad_requests(mixed):
+    data, _, _ = mixed
+    with pytest.raises(ValueError, match="tune="):
+        mc.tune_hyperparameters(data, tune=("alpha",))
+    with pytest.raises(ValueError, match="must start > 0"):
+        mc.tune_hyperparameters(data, tune=("similarity",), similarity=0.0)
