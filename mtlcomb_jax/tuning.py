@@ -84,9 +84,14 @@ def _folds_value_and_grad(log_params, fixed, problem, train_w, test_w, W0, b0, t
     return value, grad, W, b, converged
 
 
+#: The default tolerance of tuning's solves, per dtype. float32 cannot certify 1e-8 (its
+#: solves would stop at max_iter at every step); 1e-5 it meets.
+TUNING_TOL = {"float64": 1e-8, "float32": 1e-5}
+
+
 def tune_hyperparameters(data: MultiTaskData, *, tune=HYPERPARAMETERS, lam=None, similarity=1e-2, ridge=1e-2,
                          n_folds=5, folds=None, stratify=True, seed=0, n_steps=30, learning_rate=0.2,
-                         optimizer=None, intercept=True, loss_weighting="mtlcomb", tol=1e-8, max_iter=20000,
+                         optimizer=None, intercept=True, loss_weighting="mtlcomb", tol=None, max_iter=20000,
                          stop="gap", standardize=False, scale_outcomes=False) -> TuningResult:
     """Minimise the cross-validated loss over log lam, log similarity and log ridge by gradient steps.
 
@@ -101,7 +106,10 @@ def tune_hyperparameters(data: MultiTaskData, *, tune=HYPERPARAMETERS, lam=None,
     n_steps : optimiser steps; each costs one solve per fold (warm-started)
     learning_rate, optimizer : an optax optimiser (default ``optax.adam(learning_rate)``)
         acting on the log-parameters
-    intercept, loss_weighting, tol, max_iter, stop : as in :func:`~mtlcomb_jax.solver.solve`
+    intercept, loss_weighting, max_iter, stop : as in :func:`~mtlcomb_jax.solver.solve`
+    tol : the solves' tolerance; None gives :data:`TUNING_TOL` for the data's dtype
+        (tighter than a path's: the gradients come from the optimality conditions, which
+        an inexact solution meets only approximately)
     standardize, scale_outcomes : tune on the standardised problem, as
         :func:`~mtlcomb_jax.path.fit_path` fits it; the values found apply to fits with the
         same two arguments
@@ -115,6 +123,8 @@ def tune_hyperparameters(data: MultiTaskData, *, tune=HYPERPARAMETERS, lam=None,
     unknown = [name for name in tuned if name not in HYPERPARAMETERS]
     if unknown or not tuned:
         raise ValueError(f"tune={tune!r} must name one or more of {HYPERPARAMETERS}.")
+    if tol is None:
+        tol = TUNING_TOL[np.dtype(data.X.dtype).name]
     options = check_options(data, intercept=intercept, loss_weighting=loss_weighting, tol=tol, max_iter=max_iter,
                             stop=stop)
     intercept, stop, max_iter, tol = options.intercept, options.stop, options.max_iter, options.tol

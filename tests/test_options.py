@@ -78,3 +78,10 @@ def test_overflow_is_reported_with_its_cause(case, message):
         data, kwargs = mc.MultiTaskData.from_outcomes(X, Y, types), dict(ridge=1e300)
     with pytest.raises(ValueError, match=message):
         mc.solve(data, 1e-3, max_iter=50, **kwargs)
+
+
+def test_max_iter_reports_and_warns(tutorial):
+    data, _ = tutorial
+    with pytest.warns(mc.ConvergenceWarning, match="did not meet the stopping rule"):
+        res = mc.solve(data, 0.1, max_iter=3)
+    assert not bool(res.converged) and int(res.n_iter) == 3

@@ -45,3 +45,24 @@ def test_cv_parity_with_R(tutorial):
     # one-standard-error rule: never a smaller lambda than the minimum
     assert cv.lambda_regression_1se >= cv.lambda_regression_min
     assert cv.lambda_classification_1se >= cv.lambda_classification_min
+
+
+@pytest.mark.parametrize("row", range(5))
+def test_parity_with_R_solve(tutorial, row):
+    data, raw = tutorial
+    lam, C, C2 = raw["solve_grid"][row]
+    res = mc.solve(data, lam, similarity=C, ridge=C2, intercept=False, stop="relative", tol=1e-12,
+                   max_iter=20000)
+    np.testing.assert_allclose(np.asarray(res.W), raw["solve_W"][row], atol=1e-6, rtol=0)
+    np.testing.assert_allclose(float(res.objective), raw["solve_objective"][row], rtol=1e-9)
+    assert int(res.n_iter) == int(raw["solve_n_iter"][row])
+
+
+@pytest.mark.parametrize("row", range(5))
+def test_unequal_sizes_reach_the_oracle(unequal, row):
+    data, raw = unequal
+    lam, C, C2 = raw["solve_grid"][row]
+    res = mc.solve(data, lam, similarity=C, ridge=C2, intercept=False, stop="relative", tol=1e-12,
+                   max_iter=50000)
+    oracle = raw["oracle_solve_objective"][row]
+    assert float(res.objective) <= oracle * (1 + 1e-9)

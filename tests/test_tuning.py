@@ -26,3 +26,24 @@ def test_tuning_rejects_bad_requests(mixed):
         mc.tune_hyperparameters(data, tune=("alpha",))
     with pytest.raises(ValueError, match="must start > 0"):
         mc.tune_hyperparameters(data, tune=("similarity",), similarity=0.0)
+
+
+def _float32_tuning(**kwargs):
+    data = tasks_data(n_tasks=4, n=50, p=20, n_true=4, n_cls=2, noise=1.0, dtype=np.float32)
+    assert data.X.dtype == np.float32
+    return mc.tune_hyperparameters(data, tune=("lam",), n_folds=3, **kwargs)
+
+
+def test_float32_tuning_converges_at_its_default_tolerance():
+    """tol=None follows the dtype (tuning.TUNING_TOL): float32 cannot certify float64's 1e-8."""
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", mc.ConvergenceWarning)
+        result = _float32_tuning(n_steps=3)
+    assert np.isfinite(result.validation_loss) and result.lam > 0
+
+
+@pytest.mark.slow
+def test_float32_tuning_at_float64s_tolerance_warns():
+    with pytest.warns(mc.ConvergenceWarning, match="did not converge"):
+        _float32_tuning(n_steps=5, tol=1e-8)

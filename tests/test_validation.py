@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 import mtlcomb_jax as mc
+from problems import tasks_data
 
 
 @pytest.mark.parametrize("kwargs, message", [
@@ -42,3 +43,18 @@ def test_solve_argument_errors(small, kwargs, message):
 def test_protocol_argument_errors(small, call, message):
     with pytest.raises(ValueError, match=message):
         call(small)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(lam=-0.1), r"lam=-0.1 is negative"),
+    (dict(lam=0.1, similarity=-1.0), r"similarity=-1.0 is negative"),
+    (dict(lam=0.1, ridge=-2.0), r"ridge=-2.0 is negative"),
+    (dict(lam=float("nan")), r"lam=nan is not finite"),
+    (dict(lam=0.1, stop="fast"), r"stop='fast' is unknown"),
+    (dict(lam=0.1, loss_weighting="equal"), r"loss_weighting='equal' is unknown"),
+    (dict(lam=0.1, W_init=np.zeros((2, 2))), r"W_init has shape \(2, 2\)"),
+])
+def test_bad_solver_arguments(kwargs, message):
+    data = tasks_data(n_tasks=2, n=20, p=4, n_cls=1)
+    with pytest.raises(ValueError, match=message):
+        mc.solve(data, **kwargs)
