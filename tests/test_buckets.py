@@ -57,6 +57,7 @@ def test_a_second_dataset_in_the_same_bucket_compiles_nothing():
 TUNE = dict(tune=("lam",), n_steps=2, n_folds=3, ridge=0.01)
 
 
+@pytest.mark.slow   # about 5 s (the default run stays within 5 minutes on 2 cores)
 def test_tuning_a_second_dataset_in_the_same_bucket_compiles_nothing():
     first = shared_data(n=41, p=61, seed=0, **MIXED)
     second = shared_data(n=43, p=63, seed=1, **MIXED)

@@ -132,6 +132,7 @@ def test_one_se_rules_work_when_min_rules_do():
     assert cv.lambda_classification_1se in (1.0, 0.5)
 
 
+@pytest.mark.slow   # about 5 s (the default run stays within 5 minutes on 2 cores)
 def test_cv_warns_when_its_optimum_is_the_grids_smallest_lambda():
     data = tasks_data(n_tasks=4, n=80, p=20, n_true=5, n_cls=2, noise=0.3)
     # a grid that stops at half of lambda_max: every model on it is too sparse

@@ -50,6 +50,7 @@ def test_the_loops_dual_bound_covers_the_exact_dual_point():
         assert float(state.best_dual) <= float(scaled_dual_value(problem, state.best_V, exact, 0.0)) + 1e-12
 
 
+@pytest.mark.slow   # about 5 s (the default run stays within 5 minutes on 2 cores)
 def test_float32_step_lengthens_again_near_a_solution():
     # Near a solution a float32 step's curvature term is within a few times of the
     # sufficient-decrease test's rounding slack (16 eps |F|). The search must still start

@@ -128,7 +128,7 @@ def test_loop_shape_follows_the_backend_and_the_environment(monkeypatch):
         loops.loop_shape()
 
 
-@pytest.mark.parametrize("keep_W", [True, False], ids=["path", "cv"])
+@pytest.mark.parametrize("keep_W", [True, pytest.param(False, marks=pytest.mark.slow)], ids=["path", "cv"])
 def test_a_working_set_round_waits_for_the_device_once(monkeypatch, keep_W):
     """Everything the host decides on in a round (violations, gaps, iterations, the next
     start's active rows, the kept rows) comes in one ``to_host``; no other read."""

@@ -129,6 +129,7 @@ def test_standardize_refuses_traced_data_and_bad_flags():
         mc.fit_path(data, standardize="yes")
 
 
+@pytest.mark.slow   # about 5 s (the default run stays within 5 minutes on 2 cores)
 def test_a_standardised_solve_is_differentiable_in_lambda_and_keeps_constant_columns_at_zero():
     X, Y, types, _ = simulate(n_tasks=3, n_cls=1, p=6, shared=True, dtype=np.float32)
     X[:, 5] = 3.0                                             # a constant feature, float32 weights

@@ -20,6 +20,7 @@ def test_stability_selection_recovers_the_true_features(tmp_path):
     assert (tmp_path / "stability.png").read_bytes()[:4] == b"\x89PNG"
 
 
+@pytest.mark.slow   # about 5 s (the default run stays within 5 minutes on 2 cores)
 def test_stability_defaults_give_a_bound_that_controls_the_selection():
     Xs, ys, types, W = simulate(n_tasks=4, n=60, p=40, n_true=5, n_cls=2, noise=0.5)
     data = mc.MultiTaskData.from_tasks(Xs, ys, types, feature_names=[f"g{j}" for j in range(40)])
