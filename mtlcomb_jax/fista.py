@@ -264,11 +264,14 @@ def fista_step(state: FistaState, problem: Problem, tol, scale, column_norms, *,
         restart = objective > state.objective
         t_new = jnp.where(restart, 1.0, t_new)
         t_prev_new = jnp.where(restart, 1.0, t_prev_new)
+    # The do-while search never reads ``searched``: it is carried as it is, not reset (a
+    # reset would be one more operation in every iteration of the CPU's loop).
+    searched = jnp.zeros_like(state.searched) if trials else state.searched
     stepped_state = FistaState(
         W=W_n, W_prev=state.W, b=b_n, b_prev=state.b, z=z_n, z_prev=state.z, t=t_new, t_prev=t_prev_new,
         gamma=gamma, objective=objective, prev_objective=state.objective, best_dual=best_dual, best_V=best_V,
         best_quad=best_quad, best_max_row=best_max_row, criterion=criterion, n_iter=n_iter, stalled=tiny,
-        relax=relax, searched=jnp.zeros_like(state.searched), done=met | (tiny & (stop == "relative")))
+        relax=relax, searched=searched, done=met | (tiny & (stop == "relative")))
     if not trials:
         return stepped_state
     # No trial accepted: no step, and the next search goes on from gamma0 * 2**trials.
