@@ -18,6 +18,7 @@ stopped by the same rule).
 """
 from __future__ import annotations
 
+from functools import partial
 from typing import NamedTuple
 
 import jax
@@ -50,10 +51,10 @@ def _where(mask, new, old):
     return jax.tree.map(pick, new, old)
 
 
-def _restart(state: FistaState, problem: Problem) -> FistaState:
+def _restart(state: FistaState, problem: Problem, trials: int) -> FistaState:
     """The state for a new lambda (``problem.lam``) from the current iterate: momentum and
     the dual bound start afresh, the step size (and whether it may lengthen) carries on."""
-    return init_state(problem, state.W, state.b, state.gamma, state.z)._replace(relax=state.relax)
+    return init_state(problem, state.W, state.b, state.gamma, state.z, trials=trials)._replace(relax=state.relax)
 
 
 def solve_batch(problem: Problem, axes, W0, b0, z0, gamma0, tol, max_iter, next_lam, work_ahead, *,
@@ -70,11 +71,12 @@ def solve_batch(problem: Problem, axes, W0, b0, z0, gamma0, tol, max_iter, next_
     step = jax.vmap(lambda s, p, c, norms: fista_step(s, p, tol, c, norms, intercept=intercept, stop=stop,
                                                       trials=shape.trials),
                     in_axes=(0, axes, 0, 0))
-    restart = jax.vmap(_restart, in_axes=(0, axes))
+    restart = jax.vmap(partial(_restart, trials=shape.trials), in_axes=(0, axes))
     # Problems at or above their lambda_max start at their exact solution and take no step.
     W0, b0, z0, above = jax.vmap(lambda p, W, b, z: null_start(p, W, b, z, intercept),
                                  in_axes=(axes, 0, 0, 0))(problem, W0, b0, z0)
-    state = jax.vmap(init_state, in_axes=(axes, 0, 0, 0, 0))(problem, W0, b0, gamma0, z0)
+    state = jax.vmap(partial(init_state, trials=shape.trials), in_axes=(axes, 0, 0, 0, 0))(problem, W0, b0, gamma0,
+                                                                                          z0)
     state = state._replace(done=above)
     K = W0.shape[0]
     ahead = jnp.zeros((K,), bool)

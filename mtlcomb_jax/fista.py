@@ -119,7 +119,8 @@ class FistaState(NamedTuple):
     n_iter: jax.Array
     stalled: jax.Array    # the last step changed nothing
     relax: jax.Array      # the next search may start from a longer step (certified rules)
-    searched: jax.Array   # trials of the current search so far (fixed-width searches, see .loops)
+    searched: jax.Array | None  # trials of the current search so far (fixed-width searches, see
+    #                             .loops; None for the do-while search, which keeps no count)
     done: jax.Array
 
 
@@ -131,10 +132,11 @@ def keeps_intercepts_optimal(intercept: bool, stop: str) -> bool:
     return intercept and stop != "relative"
 
 
-def init_state(problem: Problem, W0, b0, gamma0, z0=None) -> FistaState:
+def init_state(problem: Problem, W0, b0, gamma0, z0=None, *, trials: int = 0) -> FistaState:
     """State before the first iteration, starting at (W0, b0) with inverse step gamma0.
 
     ``z0`` (n_tasks, n_max), the predictor of (W0, b0), saves a product when the caller has it.
+    ``trials`` as in :func:`fista_step` (a fixed-width search counts its trials in the state).
     """
     if z0 is None:
         z0 = losses.predictor(problem.X, W0, b0)
@@ -146,7 +148,8 @@ def init_state(problem: Problem, W0, b0, gamma0, z0=None) -> FistaState:
                       best_V=jnp.zeros_like(z0), best_quad=jnp.zeros((), dtype),
                       best_max_row=jnp.full((), jnp.inf, dtype),
                       criterion=jnp.full((), jnp.inf, dtype), n_iter=jnp.zeros((), jnp.int32),
-                      stalled=jnp.zeros((), bool), relax=jnp.zeros((), bool), searched=jnp.zeros((), jnp.int32),
+                      stalled=jnp.zeros((), bool), relax=jnp.zeros((), bool),
+                      searched=jnp.zeros((), jnp.int32) if trials else None,
                       done=jnp.zeros((), bool))
 
 
@@ -227,10 +230,11 @@ def fista_step(state: FistaState, problem: Problem, tol, scale, column_norms, *,
         # with the stacked trial coefficients; the first accepted is the do-while's step.
         gammas = gamma0 * 2.0 ** jnp.arange(trials, dtype=gamma0.dtype)
         W_k, b_k, z_k, F_k, tiny_k, accepted_k, clear_k = jax.vmap(trial)(gammas)
-        ok = tiny_k | accepted_k
-        # The do-while's cap: after _MAX_BACKTRACKS trials the last one is taken as it is.
-        stepped = jnp.any(ok) | (state.searched + trials > _MAX_BACKTRACKS)
-        pick = jnp.where(jnp.any(ok), jnp.argmax(ok), trials - 1)
+        # The do-while's cap: its trial number _MAX_BACKTRACKS (counting from 0) is taken as
+        # it is, accepted or not.
+        take = tiny_k | accepted_k | (state.searched + jnp.arange(trials) >= _MAX_BACKTRACKS)
+        stepped = jnp.any(take)
+        pick = jnp.argmax(take)
         gamma, W_n, b_n, z_n, F_n, tiny, clear = (a[pick] for a in (gammas, W_k, b_k, z_k, F_k, tiny_k, clear_k))
     else:
         # A do-while loop: its first pass tries gamma0 itself (halved here, doubled there,
@@ -264,9 +268,7 @@ def fista_step(state: FistaState, problem: Problem, tol, scale, column_norms, *,
         restart = objective > state.objective
         t_new = jnp.where(restart, 1.0, t_new)
         t_prev_new = jnp.where(restart, 1.0, t_prev_new)
-    # The do-while search never reads ``searched``: it is carried as it is, not reset (a
-    # reset would be one more operation in every iteration of the CPU's loop).
-    searched = jnp.zeros_like(state.searched) if trials else state.searched
+    searched = jnp.zeros_like(state.searched) if trials else None
     stepped_state = FistaState(
         W=W_n, W_prev=state.W, b=b_n, b_prev=state.b, z=z_n, z_prev=state.z, t=t_new, t_prev=t_prev_new,
         gamma=gamma, objective=objective, prev_objective=state.objective, best_dual=best_dual, best_V=best_V,
@@ -321,7 +323,7 @@ def run_fista(problem: Problem, W0, b0, tol, max_iter, gamma0=1.0, z0=None, null
     else:
         body = step
     W0, b0, z0, above = null_start(problem, W0, b0, z0, intercept, null)
-    state = init_state(problem, W0, b0, gamma0, z0)._replace(done=above)
+    state = init_state(problem, W0, b0, gamma0, z0, trials=shape.trials)._replace(done=above)
     return jax.lax.while_loop(running, body, state)
 
 

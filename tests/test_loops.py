@@ -151,7 +151,7 @@ def test_a_working_set_round_waits_for_the_device_once(monkeypatch, keep_W):
         def wrapper(*args, **kwargs):
             if name == "fetches":
                 counts["fetching"] = True
-            counts[name] += counts["inside"] or name == "inside"
+            counts[name] += counts["inside"]
             try:
                 return fun(*args, **kwargs)
             finally:
@@ -209,3 +209,73 @@ def test_shape_for_a_platform_holds_inside_its_block_only(monkeypatch):
     with loops.shape_for("cpu") as name:
         assert name == "fixed" and loops.loop_shape() == loops.FIXED
     assert os.environ["MTLCOMB_JAX_LOOPS"] == "fixed"
+
+
+def _search_problem():
+    from problems import tasks_data
+
+    from mtlcomb_jax.objective import make_problem
+    data = tasks_data(n_tasks=3, n=30, p=12, n_true=3, n_cls=1)
+    return make_problem(data, 0.05), data
+
+
+@pytest.mark.parametrize("stop", ["gap", "relative"])
+@pytest.mark.parametrize("gamma0", [1e-3, 1e-30], ids=["passes without a step", "the 64-trial cap"])
+def test_the_fixed_width_search_takes_the_do_while_steps(stop, gamma0):
+    """From an inverse step far too small, the fixed-width search spends passes without a
+    step (1e-3: a few) or reaches the do-while's cap (1e-30: its 65th trial is taken as it
+    is); either way each step is the do-while's."""
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+
+    from mtlcomb_jax.fista import fista_step, init_state, stop_scale
+    from mtlcomb_jax.objective import max_column_norms
+    problem, data = _search_problem()
+    W0, b0 = jnp.zeros((data.n_features, data.n_tasks)), jnp.zeros(data.n_tasks)
+    scale, norms = stop_scale(problem, True, stop, W0.dtype), max_column_norms(problem.X, data.n_tasks)
+    step = {trials: jax.jit(lambda s, trials=trials: fista_step(s, problem, 1e-12, scale, norms, intercept=True,
+                                                                stop=stop, trials=trials)) for trials in (0, 4)}
+    adaptive = init_state(problem, W0, b0, gamma0)
+    fixed = init_state(problem, W0, b0, gamma0, trials=4)
+    passes = 0
+    for k in range(1, 4):
+        adaptive = step[0](adaptive)
+        while int(fixed.n_iter) < k:
+            fixed, passes = step[4](fixed), passes + 1
+        assert float(fixed.gamma) == float(adaptive.gamma)
+        np.testing.assert_allclose(np.asarray(fixed.W), np.asarray(adaptive.W), rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(float(fixed.objective), float(adaptive.objective), rtol=1e-12)
+    assert passes > 3                      # some passes took no step
+    if gamma0 == 1e-30:
+        assert float(adaptive.gamma) >= 1e-30 * 2.0 ** 64
+
+
+def test_the_batched_fixed_shape_solves_each_problem_as_the_adaptive_one(monkeypatch):
+    """Problems of one batch whose searches need different numbers of passes: the results
+    at their lambdas are the same in both shapes (working ahead, which fills the others'
+    passes, may get elsewhere)."""
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+
+    from mtlcomb_jax import batched, losses
+    problem, data = _search_problem()
+    K = 2
+    batch = problem._replace(weights=jnp.stack([problem.weights] * K), lam=jnp.asarray([0.05, 0.02]))
+    axes = problem._replace(X=None, y=None, weights=0, is_classification=None, scales=None, lam=0,
+                            similarity=None, ridge=None)
+    W0 = jnp.zeros((K, data.n_features, data.n_tasks))
+    b0 = jnp.zeros((K, data.n_tasks))
+    z0 = jnp.stack([losses.predictor(problem.X, W0[0], b0[0])] * K)
+    results = {}
+    for shape in ("adaptive", "fixed"):
+        monkeypatch.setenv("MTLCOMB_JAX_LOOPS", shape)
+        solve = jax.jit(lambda W0, b0, z0, gamma0: batched.solve_batch(
+            batch, axes, W0, b0, z0, gamma0, 1e-10, 5000, jnp.asarray([0.04, 0.01]), jnp.asarray([True, True]),
+            intercept=True, stop="gap"))
+        results[shape] = solve(W0, b0, z0, jnp.asarray([1e-4, 1.0]))
+    a, f = results["adaptive"], results["fixed"]
+    np.testing.assert_array_equal(np.asarray(f.n_iter), np.asarray(a.n_iter))
+    assert bool(np.all(np.asarray(a.done)))
+    np.testing.assert_allclose(np.asarray(f.W), np.asarray(a.W), rtol=1e-9, atol=1e-12)
