@@ -12,9 +12,10 @@ at the gene-expression benchmark's size (``python bench/bench_genomics.py``, X =
 usable; touching them again costs a page fault). :func:`release_free_blocks` calls it,
 and the working-set path calls that after each lambda when its design is large
 (:data:`RELEASE_MIN_BYTES`) and lives in host memory. At the gene-expression size
-(``python bench/bench_genomics.py --separate``, with :data:`RELEASE_BETWEEN_LAMBDAS`
-on and off) the peak growth of a path plus 10-fold CV is 2.57 x X with the release
-against 3.03 x X without; its 200 calls take 1.1 s of a 73.5 s run.
+(``python bench/bench_genomics.py --separate``, run once with
+:data:`RELEASE_BETWEEN_LAMBDAS` set to False by hand) the release lowered the peak growth
+of a path plus 10-fold CV from 3.03 to 2.57 x X at the commit that measured it, for 1.1 s
+of a 73.5 s run in its 200 calls (bench/README.md gives the current figures).
 
 Where there is no glibc (macOS, Windows, musl) or no ``malloc_trim``, nothing happens.
 On a GPU or TPU XLA allocates device memory itself, so nothing is released there.

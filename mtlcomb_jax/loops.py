@@ -15,9 +15,12 @@ per iteration of a batch. The ``"fixed"`` shape removes those waits:
   coefficients (``trials * T`` columns), which on memory-bound hardware costs about what
   one product costs. The first accepted trial is taken, which is the step the
   one-at-a-time search takes; when none is accepted the iteration takes no step and the
-  next search starts where this one stopped (``gamma0 * 2**trials``), so the iterates are
-  those of the one-at-a-time search, with a pass of the loop spent on the way (not
-  counted in ``n_iter``);
+  next search starts where this one stopped (``gamma0 * 2**trials``), so each solve's
+  iterates are those of the one-at-a-time search (up to the rounding of the stacked
+  product), with a pass of the loop spent on the way (not counted in ``n_iter``). In a
+  batch, problems working ahead at their next lambda (:mod:`.batched`) keep stepping
+  during another problem's passes without a step, so the warm starts they reach, not the
+  results at the current lambda, can differ between the shapes;
 - FISTA runs in chunks of :data:`FIXED_CHUNK` iterations, a loop of known trip count
   whose iterations after the stopping rule is met change nothing; the rule is read by the
   host once per chunk;
@@ -28,10 +31,12 @@ On the CPU the loop condition lives in host memory already, and computing the ex
 trials and selecting whole loop states each iteration would cost time, so the CPU keeps
 the ``"adaptive"`` shape: a do-while search, a convergence test every iteration and
 conditionals that skip work. The shape is chosen where a program is traced, from
-``jax.default_backend()``; the environment variable ``MTLCOMB_JAX_LOOPS`` (``adaptive``
-or ``fixed``) overrides it for programs traced afterwards, and :func:`shape_for` sets it
-for a block (``tests/test_loops.py`` checks the fixed shape's compiled programs on the CPU
-this way).
+``jax.default_backend()``, not from the device a program runs on: a CPU device asked for
+on a GPU host (``devices=jax.devices("cpu")``) runs the fixed shape. The environment
+variable ``MTLCOMB_JAX_LOOPS`` (``adaptive`` or ``fixed``) overrides the choice for
+programs traced afterwards (``tests/test_loops.py`` sets it in a fresh process to check
+the fixed shape's compiled programs on the CPU), and :func:`shape_for` sets it for a
+block.
 """
 from __future__ import annotations
 

@@ -124,7 +124,7 @@ def to_device(value, dtype=None):
 def to_host(tree):
     """NumPy copies of every array in ``tree``, in one wait for the device: every copy is
     started before the first is read (``jax.device_get``). Arrays that span other processes
-    are gathered.
+    are gathered first, each in a collective (and a wait) of its own.
 
     In a multi-process run (``jax.distributed.initialize``) a batch sharded over
     all processes' devices is not addressable from one process; every process

@@ -107,9 +107,10 @@ def tune_hyperparameters(data: MultiTaskData, *, tune=HYPERPARAMETERS, lam=None,
     learning_rate, optimizer : an optax optimiser (default ``optax.adam(learning_rate)``)
         acting on the log-parameters
     intercept, loss_weighting, max_iter, stop : as in :func:`~mtlcomb_jax.solver.solve`
-    tol : the solves' tolerance; None gives :data:`TUNING_TOL` for the data's dtype
-        (tighter than a path's: the gradients come from the optimality conditions, which
-        an inexact solution meets only approximately)
+    tol : the solves' tolerance; None gives :data:`TUNING_TOL` for the data's dtype,
+        whatever the stopping rule (for the default ``"gap"`` rule tighter than a path's:
+        the gradients come from the optimality conditions, which an inexact solution meets
+        only approximately)
     standardize, scale_outcomes : tune on the standardised problem, as
         :func:`~mtlcomb_jax.path.fit_path` fits it; the values found apply to fits with the
         same two arguments
@@ -123,10 +124,10 @@ def tune_hyperparameters(data: MultiTaskData, *, tune=HYPERPARAMETERS, lam=None,
     unknown = [name for name in tuned if name not in HYPERPARAMETERS]
     if unknown or not tuned:
         raise ValueError(f"tune={tune!r} must name one or more of {HYPERPARAMETERS}.")
-    if tol is None:
-        tol = TUNING_TOL[np.dtype(data.X.dtype).name]
     options = check_options(data, intercept=intercept, loss_weighting=loss_weighting, tol=tol, max_iter=max_iter,
                             stop=stop)
+    if tol is None:     # after check_options, which refuses a dtype TUNING_TOL does not hold
+        options = options._replace(tol=TUNING_TOL[np.dtype(data.X.dtype).name])
     intercept, stop, max_iter, tol = options.intercept, options.stop, options.max_iter, options.tol
     data, _ = prepare_scaling(data, standardize, scale_outcomes, intercept)
     n_steps = validation.integer("n_steps", n_steps, minimum=1, hint="pass the number of optimiser steps, e.g. 30")
