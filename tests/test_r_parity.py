@@ -47,12 +47,17 @@ def test_cv_parity_with_R(tutorial):
     assert cv.lambda_classification_1se >= cv.lambda_classification_min
 
 
+def _relative_solve(problem, row, max_iter):
+    """The golden problem's solve of grid row ``row`` with the R package's rule, and its raw data."""
+    data, raw = problem
+    lam, C, C2 = raw["solve_grid"][row]
+    return mc.solve(data, lam, similarity=C, ridge=C2, intercept=False, stop="relative", tol=1e-12,
+                    max_iter=max_iter), raw
+
+
 @pytest.mark.parametrize("row", range(5))
 def test_parity_with_R_solve(tutorial, row):
-    data, raw = tutorial
-    lam, C, C2 = raw["solve_grid"][row]
-    res = mc.solve(data, lam, similarity=C, ridge=C2, intercept=False, stop="relative", tol=1e-12,
-                   max_iter=20000)
+    res, raw = _relative_solve(tutorial, row, max_iter=20000)
     np.testing.assert_allclose(np.asarray(res.W), raw["solve_W"][row], atol=1e-6, rtol=0)
     np.testing.assert_allclose(float(res.objective), raw["solve_objective"][row], rtol=1e-9)
     assert int(res.n_iter) == int(raw["solve_n_iter"][row])
@@ -60,9 +65,5 @@ def test_parity_with_R_solve(tutorial, row):
 
 @pytest.mark.parametrize("row", range(5))
 def test_unequal_sizes_reach_the_oracle(unequal, row):
-    data, raw = unequal
-    lam, C, C2 = raw["solve_grid"][row]
-    res = mc.solve(data, lam, similarity=C, ridge=C2, intercept=False, stop="relative", tol=1e-12,
-                   max_iter=50000)
-    oracle = raw["oracle_solve_objective"][row]
-    assert float(res.objective) <= oracle * (1 + 1e-9)
+    res, raw = _relative_solve(unequal, row, max_iter=50000)
+    assert float(res.objective) <= raw["oracle_solve_objective"][row] * (1 + 1e-9)
