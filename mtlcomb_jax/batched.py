@@ -24,8 +24,8 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from .fista import FistaState, fista_step, init_state, select, stop_scale
-from .loops import loop_shape
+from .fista import FistaState, fista_step, init_state, stop_scale
+from .loops import loop_shape, while_loop
 from .objective import Problem, max_column_norms, null_start
 
 
@@ -106,14 +106,7 @@ def solve_batch(problem: Problem, axes, W0, b0, z0, gamma0, tol, max_iter, next_
         s = when_any(go_ahead, lambda: _where(go_ahead, restart(s, problem._replace(lam=next_lam)), s), s)
         return s, is_ahead | go_ahead, result
 
-    if shape.chunk > 1:    # known trip count; the loop's test is read once per chunk (see .loops)
-        one_iteration = body
-
-        def body(carry):
-            return jax.lax.fori_loop(0, shape.chunk,
-                                     lambda _, c: select(still_solving(c), one_iteration(c), c), carry)
-
-    state, is_ahead, result = jax.lax.while_loop(still_solving, body, (state, ahead, state))
+    state, is_ahead, result = while_loop(still_solving, body, (state, ahead, state), shape)
     # Problems that never ran (max_iter 0) or never went ahead: their result is their state.
     result = _where(is_ahead, result, state)
     return BatchResult(W=result.W, b=result.b, z=result.z, n_iter=result.n_iter, done=result.done,

@@ -53,7 +53,7 @@ from . import losses
 from .objective import (Problem, gradients, gradients_and_dual, gradients_and_dual_point, kkt_residual,
                         loss_derivatives, max_column_norms, null_start, objective_value, profile_intercepts,
                         smooth_value)
-from .loops import loop_shape
+from .loops import loop_shape, select, while_loop
 from .penalties import l21_norm, prox_l21
 
 STOP_RULES = ("gap", "kkt", "relative")
@@ -282,12 +282,6 @@ def fista_step(state: FistaState, problem: Problem, tol, scale, column_norms, *,
     return select(stepped, stepped_state, searching)
 
 
-def select(predicate, new, old):
-    """``new`` where the scalar ``predicate`` holds, else ``old`` (pytrees of one structure),
-    without a branch (:mod:`.loops`)."""
-    return jax.tree.map(lambda a, b: jnp.where(predicate, a, b), new, old)
-
-
 def stop_scale(problem: Problem, intercept, stop, dtype):
     """What the stopping rule's tol is relative to: the null model's loss for "gap", else 1."""
     if stop == "gap":
@@ -317,14 +311,9 @@ def run_fista(problem: Problem, W0, b0, tol, max_iter, gamma0=1.0, z0=None, null
     step = partial(fista_step, problem=problem, tol=tol, scale=scale,
                    column_norms=max_column_norms(problem.X, W0.shape[1]), intercept=intercept, stop=stop,
                    trials=shape.trials)
-    if shape.chunk > 1:    # known trip count; the rule is read once per chunk (see .loops)
-        def body(state):
-            return jax.lax.fori_loop(0, shape.chunk, lambda _, s: select(running(s), step(s), s), state)
-    else:
-        body = step
     W0, b0, z0, above = null_start(problem, W0, b0, z0, intercept, null)
     state = init_state(problem, W0, b0, gamma0, z0, trials=shape.trials)._replace(done=above)
-    return jax.lax.while_loop(running, body, state)
+    return while_loop(running, step, state, shape)
 
 
 def solve_problem(problem: Problem, W0, b0, tol, max_iter, gamma0=1.0, null=None, *, intercept: bool, stop: str):

@@ -45,6 +45,7 @@ import os
 from typing import NamedTuple
 
 import jax
+import jax.numpy as jnp
 
 #: FISTA iterations between two reads of the stopping rule by the host ("fixed" shape).
 #: At most FIXED_CHUNK - 1 iterations are computed and discarded per solve: a larger chunk
@@ -109,3 +110,21 @@ def shape_for(platform: str):
         else:
             os.environ["MTLCOMB_JAX_LOOPS"] = previous
         jax.clear_caches()
+
+
+def select(predicate, new, old):
+    """``new`` where the scalar ``predicate`` holds, else ``old`` (pytrees of one structure),
+    without a branch."""
+    return jax.tree.map(lambda a, b: jnp.where(predicate, a, b), new, old)
+
+
+def while_loop(running, step, state, shape: LoopShape):
+    """``lax.while_loop(running, step, state)`` in ``shape``: with chunks, each pass of the
+    loop is ``shape.chunk`` steps in a loop of known trip count, the steps after
+    ``running`` turns False changing nothing, so the host reads ``running`` once a chunk."""
+    if shape.chunk == 1:
+        return jax.lax.while_loop(running, step, state)
+
+    def chunk(state):
+        return jax.lax.fori_loop(0, shape.chunk, lambda _, s: select(running(s), step(s), s), state)
+    return jax.lax.while_loop(running, chunk, state)

@@ -339,22 +339,18 @@ class _LambdaSolution(NamedTuple):
     """What one lambda's rounds leave behind (arrays over the K problems)."""
     W: jax.Array            # (K, p, T)
     b: jax.Array            # (K, T)
-    grad_norms: np.ndarray  # (K, p) violation norms at the solution (the next strong rule uses them)
     fit: BatchResult        # the last restricted solve
+    host: _RoundOnHost      # ... and its round's values on the host (grad_norms: the next strong rule's)
     objective: jax.Array    # (K,) full-problem certificates
     gap: np.ndarray         # (K,)
     kkt: jax.Array          # (K,)
-    kkt_host: np.ndarray    # (K,) the same on the host
-    done: np.ndarray        # (K,) the last restricted solve met its stopping rule
     n_iter: np.ndarray      # (K,) iterations over all rounds
     complete: bool          # no feature outside the working set violates optimality
     point: DualPoint        # the solutions' dual ingredients (the next lambda's carried dual)
     next_start: _Start      # where the last solve got at the next lambda (the solution where it did not)
     next_active: np.ndarray  # (K, p) features nonzero in the solution or in next_start
-    ahead_iter: np.ndarray  # (K,) iterations it spent there
     columns: np.ndarray     # (K, m) the last solve's columns: W is fit.W (K, m, T) scattered on them
     valid: np.ndarray       # (K, m) False on padding columns
-    rows: np.ndarray | None  # (K, m, T) fit.W on the host, with keep_rows
 
 
 class _Start(NamedTuple):
@@ -416,10 +412,9 @@ def _solve_at_lambda(problem, lam, next_lam, work_ahead, sets, start, tol, max_i
     active = host.active.copy()
     for k in range(n_problems):
         active[k, columns[k][valid[k] & host.ahead_rows[k]]] = True
-    return _LambdaSolution(W=W, b=b, grad_norms=host.grad_norms, fit=fit, objective=F, gap=gap, kkt=kkt,
-                           kkt_host=host.kkt, done=host.done, n_iter=iterations, complete=not violators.any(),
-                           point=point, next_start=next_start, next_active=active, ahead_iter=host.ahead_iter,
-                           columns=columns, valid=valid, rows=host.W_S)
+    return _LambdaSolution(W=W, b=b, fit=fit, host=host, objective=F, gap=gap, kkt=kkt, n_iter=iterations,
+                           complete=not violators.any(), point=point, next_start=next_start, next_active=active,
+                           columns=columns, valid=valid)
 
 
 class _RoundOnHost(NamedTuple):
@@ -565,22 +560,22 @@ def working_set_path(problem: Problem, lambdas, W0, b0, tol, max_iter, *, interc
         sol = _solve_at_lambda(problem, lam, next_lam, work_ahead, sets, start, tol, max_iter, scale, point,
                                column_norms, intercept=intercept, stop=stop, max_rounds=max_rounds, one_set=one_set,
                                mesh=mesh, keep_rows=kept is not None)
-        W, b, grad_norms, point, start = sol.W, sol.b, sol.grad_norms, sol.point, sol.next_start
+        W, b, grad_norms, point, start = sol.W, sol.b, sol.host.grad_norms, sol.point, sol.next_start
         active = sol.next_active
         # iterations spent ahead at this lambda count towards it
         n_iter = sol.n_iter + ahead_iter
-        ahead_iter = sol.ahead_iter
+        ahead_iter = sol.host.ahead_iter
         if stop == "gap":
             converged = sol.gap <= tol * scale
         elif stop == "kkt":
-            converged = sol.kkt_host <= tol
+            converged = sol.host.kkt <= tol
         else:
-            converged = sol.done
+            converged = sol.host.done
         converged = converged & sol.complete
         fit = Fit(W=W, intercept=b, objective=sol.objective, n_iter=jnp.asarray(n_iter),
                   converged=jnp.asarray(converged), dual_gap=jnp.asarray(sol.gap, dtype), kkt_residual=sol.kkt)
         if kept is not None:
-            kept.add(k, sol.rows, sol.columns, sol.valid)
+            kept.add(k, sol.host.W_S, sol.columns, sol.valid)
         output = fit._replace(W=None) if per_lambda is None else per_lambda(fit, sol.fit.z)
         if k == 0:
             stacked = _empty_stack(output, n_lambdas=n_lambdas, squeeze=squeeze)
