@@ -47,3 +47,12 @@ def test_float32_tuning_converges_at_its_default_tolerance():
 def test_float32_tuning_at_float64s_tolerance_warns():
     with pytest.warns(mc.ConvergenceWarning, match="did not converge"):
         _float32_tuning(n_steps=5, tol=1e-8)
+
+
+def test_tuning_refuses_float16_data_with_the_dtype_message():
+    """tol=None looks its default up by dtype only after the dtype check."""
+    import jax.numpy as jnp
+    data = tasks_data(n_tasks=2, n=20, p=4, n_cls=1)
+    object.__setattr__(data, "X", data.X.astype(jnp.float16))
+    with pytest.raises(ValueError, match="data.X has dtype float16; the solver computes in float32 or float64"):
+        mc.tune_hyperparameters(data, n_steps=1)
