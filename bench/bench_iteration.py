@@ -24,6 +24,7 @@ import numpy as np  # noqa: E402
 
 import mtlcomb_jax as mc  # noqa: E402
 from mtlcomb_jax.objective import make_problem  # noqa: E402
+from mtlcomb_jax.fista import Settings  # noqa: E402
 from mtlcomb_jax.solver import _solve_jit  # noqa: E402
 
 
@@ -49,7 +50,7 @@ def bench_shape(n_tasks, n, p, dtype, n_iter, repeats):
     b0 = jnp.zeros(n_tasks, data.X.dtype)
 
     def run():
-        return _solve_jit(problem, W0, b0, 0.0, n_iter, intercept=True, stop="gap").W
+        return _solve_jit(problem, W0, b0, Settings(tol=0.0, max_iter=n_iter, intercept=True, stop="gap")).W
 
     t0 = time.perf_counter()
     jax.block_until_ready(run())

@@ -112,10 +112,10 @@ def main():
                                        types)
     call_args, call_kwargs = captured_solver_call(mc, ws, data)
     # a fixed-length run: tolerance 0, 200 iterations, no working ahead (arguments:
-    # problem, W, columns, valid, b0, z0, gamma0, tol, max_iter, next_lam, work_ahead)
+    # problem, W, columns, valid, b0, z0, gamma0, settings, next_lam, work_ahead)
     call_args = list(call_args)
-    call_args[7], call_args[8] = jnp.zeros_like(call_args[7]), 200
-    call_args[10] = jnp.zeros_like(call_args[10])
+    call_args[7] = call_args[7].replace(tol=0.0, max_iter=200)
+    call_args[9] = jnp.zeros_like(call_args[9])
     jax.clear_caches()
     print(f"# {jax.__version__=}, {2 * n_each} tasks, n={n}, p={p}, float32; solver program: "
           f"{call_args[2].shape[1]} columns, 200 iterations; median of {args.repeats}")
@@ -125,7 +125,7 @@ def main():
     alive = []     # kept, so that a later compile cannot reuse an earlier program's memory
     for label, options in (("XLA defaults", {}), ("PROGRAM_OPTIONS", accepted)) * 2:
         added, compile_s, run_s, compiled = compiled_cost(
-            jax, ws.solve_on_columns._fun, ("intercept", "stop", "one_set", "mesh"), call_args, call_kwargs, options,
+            jax, ws.solve_on_columns._fun, ("one_set", "mesh"), call_args, call_kwargs, options,
             args.repeats)
         alive.append(compiled)
         results[label].append((added, run_s))

@@ -24,7 +24,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from .fista import FistaState, fista_step, init_state, stop_scale
+from .fista import FistaState, Settings, fista_step, init_state, stop_scale
 from .loops import loop_shape, while_loop
 from .objective import Problem, max_column_norms, null_start
 
@@ -57,23 +57,23 @@ def _restart(state: FistaState, problem: Problem, trials: int) -> FistaState:
     return init_state(problem, state.W, state.b, state.gamma, state.z, trials=trials)._replace(relax=state.relax)
 
 
-def solve_batch(problem: Problem, axes, W0, b0, z0, gamma0, tol, max_iter, next_lam, work_ahead, *,
-                intercept: bool, stop: str) -> BatchResult:
-    """Run K problems (``problem`` batched along ``axes``, lam (K,)) to their stopping rules.
+def solve_batch(problem: Problem, axes, W0, b0, z0, gamma0, settings: Settings, next_lam,
+                work_ahead) -> BatchResult:
+    """Run K problems (``problem`` batched along ``axes``, lam (K,)) to the stopping rule of
+    ``settings`` (:class:`~.fista.Settings`, the same for all K).
 
     W0 (K, m, T), b0 (K, T), z0 (K, T, n_max) their predictors, gamma0 (K,) inverse
     steps; next_lam (K,) the lambdas to work ahead at, where ``work_ahead`` (K,) bool.
     Traceable (call it inside ``jit``).
     """
-    scale = jax.vmap(lambda p: stop_scale(p, intercept, stop, W0.dtype), in_axes=(axes,))(problem)
+    scale = jax.vmap(lambda p: stop_scale(p, settings, W0.dtype), in_axes=(axes,))(problem)
     column_norms = jax.vmap(lambda p: max_column_norms(p.X, W0.shape[2]), in_axes=(axes,))(problem)
     shape = loop_shape()
-    step = jax.vmap(lambda s, p, c, norms: fista_step(s, p, tol, c, norms, intercept=intercept, stop=stop,
-                                                      trials=shape.trials),
+    step = jax.vmap(lambda s, p, c, norms: fista_step(s, p, settings, c, norms, trials=shape.trials),
                     in_axes=(0, axes, 0, 0))
     restart = jax.vmap(partial(_restart, trials=shape.trials), in_axes=(0, axes))
     # Problems at or above their lambda_max start at their exact solution and take no step.
-    W0, b0, z0, above = jax.vmap(lambda p, W, b, z: null_start(p, W, b, z, intercept),
+    W0, b0, z0, above = jax.vmap(lambda p, W, b, z: null_start(p, W, b, z, settings.intercept),
                                  in_axes=(axes, 0, 0, 0))(problem, W0, b0, z0)
     state = jax.vmap(partial(init_state, trials=shape.trials), in_axes=(axes, 0, 0, 0, 0))(problem, W0, b0, gamma0,
                                                                                           z0)
@@ -82,7 +82,7 @@ def solve_batch(problem: Problem, axes, W0, b0, z0, gamma0, tol, max_iter, next_
     ahead = jnp.zeros((K,), bool)
 
     def running(s):
-        return ~s.done & (s.n_iter < max_iter)
+        return ~s.done & (s.n_iter < settings.max_iter)
 
     def still_solving(carry):
         s, is_ahead, _ = carry

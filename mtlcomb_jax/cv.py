@@ -316,9 +316,8 @@ def predictor_metrics(problem, test_w, z):
     return jnp.where(problem.is_classification, auc, mse), problem.scales * per_task_loss
 
 
-@partial(jit, static_argnames=("intercept", "stop", "n_lambdas", "progress", "mesh"))
-def _cv_jit(problem, train_w, test_w, grid, ratio, tol, max_iter, *, intercept, stop, n_lambdas,
-            progress=False, mesh=None):
+@partial(jit, static_argnames=("n_lambdas", "progress", "mesh"))
+def _cv_jit(problem, train_w, test_w, grid, ratio, settings, *, n_lambdas, progress=False, mesh=None):
     """vmap over folds of the scanned path: (lambdas (K, L), metric (K, L, T), heldout loss
     (K, L, T), n_iter (K, L), converged (K, L)), one row per fold (and per padding row).
 
@@ -329,7 +328,7 @@ def _cv_jit(problem, train_w, test_w, grid, ratio, tol, max_iter, *, intercept, 
     def one_fold(w_train, w_test):
         fold_problem = problem._replace(weights=w_train)
         if grid is None:
-            lambdas = log_grid(lambda_max_problem(fold_problem, intercept), n_lambdas, ratio)
+            lambdas = log_grid(lambda_max_problem(fold_problem, settings.intercept), n_lambdas, ratio)
         else:
             lambdas = grid
         W0 = jnp.zeros((problem.X.shape[-1], problem.y.shape[0]), problem.y.dtype)
@@ -339,9 +338,8 @@ def _cv_jit(problem, train_w, test_w, grid, ratio, tol, max_iter, *, intercept, 
             metric, loss = test_metrics(fold_problem, w_test, fit.W, fit.intercept)
             return metric, loss, fit.n_iter, fit.converged
 
-        metric, loss, n_iter, converged = scan_path(fold_problem, lambdas, W0, b0, tol, max_iter,
-                                                    intercept=intercept, stop=stop, per_lambda=per_lambda,
-                                                    progress=progress)
+        metric, loss, n_iter, converged = scan_path(fold_problem, lambdas, W0, b0, settings,
+                                                    per_lambda=per_lambda, progress=progress)
         return lambdas, metric, loss, n_iter, converged
 
     return vmap_per_device(one_fold, mesh)(train_w, test_w)
@@ -370,8 +368,7 @@ def _fold_outputs(problem, test_w, fit, z, *, n_folds, with_full):
             jax.tree.map(lambda leaf: leaf[n_folds], fit._replace(W=None)) if with_full else None)
 
 
-def _screened_cv(problem, train_w, test_w, grid, ratio, tol, max_iter, intercept, stop, n_lambdas, n_folds,
-                 with_full, mesh, n_features):
+def _screened_cv(problem, train_w, test_w, grid, ratio, settings, n_lambdas, n_folds, with_full, mesh, n_features):
     """The CV paths with strong-rule working sets (see :mod:`.working_set`: with one X
     for all tasks each fold has its own set, with per-task X the folds share one).
 
@@ -388,7 +385,7 @@ def _screened_cv(problem, train_w, test_w, grid, ratio, tol, max_iter, intercept
     without ``with_full``.
     """
     n_problems = train_w.shape[0]
-    grids, lam_max, null = _fold_grids(problem, train_w, ratio, intercept=intercept, n_lambdas=n_lambdas)
+    grids, lam_max, null = _fold_grids(problem, train_w, ratio, intercept=settings.intercept, n_lambdas=n_lambdas)
     if grid is not None:
         grids = jnp.broadcast_to(grid, (n_problems, grid.shape[0]))
     p, T = problem.X.shape[-1], problem.y.shape[0]
@@ -396,8 +393,8 @@ def _screened_cv(problem, train_w, test_w, grid, ratio, tol, max_iter, intercept
     batch = problem._replace(weights=train_w, lam=jnp.zeros((n_problems,), dtype))
     grids = np.asarray(grids)
     ((metric, loss), full), n_iter, converged, W_full = working_set_path(
-        batch, grids, jnp.zeros((n_problems, p, T), dtype), jnp.zeros((n_problems, T), dtype), tol,
-        max_iter, intercept=intercept, stop=stop, lambda_start=np.asarray(lam_max), scale=np.asarray(null),
+        batch, grids, jnp.zeros((n_problems, p, T), dtype), jnp.zeros((n_problems, T), dtype), settings,
+        lambda_start=np.asarray(lam_max), scale=np.asarray(null),
         per_lambda=lambda fit, z: _fold_outputs(problem, test_w, fit, z, n_folds=n_folds, with_full=with_full),
         on_lambda=advance, keep_W=n_folds if with_full else None, mesh=mesh)
     full_path = (jnp.asarray(grids[n_folds]), full._replace(W=unpad_rows(W_full, n_features))) if with_full else None
@@ -549,7 +546,7 @@ def cross_validate(data: MultiTaskData, *, n_folds=10, folds=None, stratify=True
     """
     options = check_options(data, similarity=similarity, ridge=ridge, intercept=intercept,
                             loss_weighting=loss_weighting, tol=tol, max_iter=max_iter, stop=stop, screening=screening)
-    intercept, stop, max_iter, tol = options.intercept, options.stop, options.max_iter, options.tol
+    intercept = options.intercept
     if return_path not in (True, False):
         raise ValueError(f"return_path={return_path!r} must be True (also fit the full data's path, as cv.path) "
                          "or False.")
@@ -585,12 +582,10 @@ def cross_validate(data: MultiTaskData, *, n_folds=10, folds=None, stratify=True
     with progress_bar(int(train_w.shape[0]) * L, "cross-validation", "solve", progress):
         if screened:
             fold_lambdas, metric, loss, n_iter, converged, full_path = _screened_cv(
-                problem, train_w, test_w, grid, ratio, tol, max_iter, intercept, stop, L, K, path_in_batch,
-                mesh, data.n_features)
+                problem, train_w, test_w, grid, ratio, options.settings, L, K, path_in_batch, mesh, data.n_features)
         else:
             fold_lambdas, metric, loss, n_iter, converged = _cv_jit(
-                problem, train_w, test_w, grid, ratio, tol, max_iter,
-                intercept=intercept, stop=stop, n_lambdas=L, progress=progress, mesh=mesh)
+                problem, train_w, test_w, grid, ratio, options.settings, n_lambdas=L, progress=progress, mesh=mesh)
     # on the host: drop the padding rows (the screened CV's outputs hold the folds only)
     fold_lambdas, metric, loss, n_iter, converged = (
         a[:K] for a in to_host((fold_lambdas, metric, loss, n_iter, converged)))
@@ -607,7 +602,8 @@ def cross_validate(data: MultiTaskData, *, n_folds=10, folds=None, stratify=True
         # data is already on the scale being fitted
         path = fit_path(data, lambdas, n_lambdas=n_lambdas, lambda_min_ratio=lambda_min_ratio,
                         similarity=similarity, ridge=ridge, intercept=intercept, loss_weighting=loss_weighting,
-                        tol=tol, max_iter=max_iter, stop=stop, progress=progress, screening=screening)
+                        tol=options.tol, max_iter=options.max_iter, stop=options.stop, progress=progress,
+                        screening=screening)
     if path is not None:
         path = report_original(path, scaling)
     # An undefined AUC (a test part with one class) is NaN and left out of the means.

@@ -11,7 +11,10 @@ The solver is one pure step, :func:`fista_step`, looped by ``lax.while_loop`` in
 :func:`run_fista` (called by :func:`solve_problem`; over a batch in :mod:`.batched`);
 everything that only changes values (lam, similarity, ridge, tol, max_iter, the loss
 scales) is traced, so a new value never recompiles. Only ``intercept`` and ``stop`` are
-static, and the loop's shape, which :mod:`.loops` chooses per backend when tracing.
+static, and the loop's shape, which :mod:`.loops` chooses per backend when tracing. The
+solvers take tol, max_iter, intercept and stop as one :class:`Settings` (the entry points
+build it from their validated :class:`~.options.SolverOptions`), and every engine decides
+``converged`` by :func:`meets_rule`.
 
 Stopping rules (``stop``):
 
@@ -43,8 +46,9 @@ as the R package does; the certified rules keep going until they are met.
 """
 from __future__ import annotations
 
+import dataclasses
 from functools import partial
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -76,6 +80,27 @@ _STEP_RELAX = 0.95
 #: iterations at a margin of 1e3 or 100, 39-42 at 10, 37-38 at 3, 31-33 at 1 (gamma
 #: settles at 8.2).
 _RELAX_MARGIN = 1.0
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """What every solver reads besides its :class:`~.objective.Problem`: one argument from
+    the entry points down to the step.
+
+    A pytree: ``tol`` and ``max_iter`` are its leaves (traced, so a new value reuses the
+    compiled program), ``intercept`` and ``stop`` its static part (each value compiles its
+    own program). Built by :meth:`~.options.SolverOptions.settings`.
+    """
+    tol: Any            # the stopping rule's tolerance
+    max_iter: Any       # the iteration cap
+    intercept: bool     # fit an unpenalised intercept per task
+    stop: str           # one of STOP_RULES
+
+    def replace(self, **changes) -> Settings:
+        return dataclasses.replace(self, **changes)
+
+
+jax.tree_util.register_dataclass(Settings, data_fields=["tol", "max_iter"], meta_fields=["intercept", "stop"])
 
 
 class Fit(NamedTuple):
@@ -153,9 +178,9 @@ def init_state(problem: Problem, W0, b0, gamma0, z0=None, *, trials: int = 0) ->
                       done=jnp.zeros((), bool))
 
 
-def fista_step(state: FistaState, problem: Problem, tol, scale, column_norms, *, intercept: bool,
-               stop: str, trials: int = 0) -> FistaState:
-    """One FISTA iteration with backtracking, then the stopping test.
+def fista_step(state: FistaState, problem: Problem, settings: Settings, scale, column_norms, *,
+               trials: int = 0) -> FistaState:
+    """One FISTA iteration with backtracking, then the stopping test of ``settings.stop``.
 
     ``scale`` is the reference the ``"gap"`` rule's tol is relative to; ``column_norms``
     (n_tasks,) bounds each task's column norms (:func:`~.objective.max_column_norms`; used by the
@@ -170,6 +195,8 @@ def fista_step(state: FistaState, problem: Problem, tol, scale, column_norms, *,
     both the gradient and the certificate, where the dual point of the raw V needs a
     second backward column.
     """
+    intercept, stop = settings.intercept, settings.stop
+    tol = jnp.asarray(settings.tol, state.W.dtype)
     profiled = keeps_intercepts_optimal(intercept, stop)
     alpha = (state.t_prev - 1.0) / state.t
     W_s = (1.0 + alpha) * state.W - alpha * state.W_prev
@@ -282,15 +309,30 @@ def fista_step(state: FistaState, problem: Problem, tol, scale, column_norms, *,
     return select(stepped, stepped_state, searching)
 
 
-def stop_scale(problem: Problem, intercept, stop, dtype):
+def stop_scale(problem: Problem, settings: Settings, dtype):
     """What the stopping rule's tol is relative to: the null model's loss for "gap", else 1."""
-    if stop == "gap":
-        return losses.null_loss(problem.y, problem.weights, problem.is_classification, problem.scales, intercept)
+    if settings.stop == "gap":
+        return losses.null_loss(problem.y, problem.weights, problem.is_classification, problem.scales,
+                                settings.intercept)
     return jnp.ones((), dtype)
 
 
-def run_fista(problem: Problem, W0, b0, tol, max_iter, gamma0=1.0, z0=None, null=None, *, intercept: bool,
-              stop: str) -> FistaState:
+def meets_rule(settings: Settings, scale, *, gap, kkt, done):
+    """Whether a returned point meets the stopping rule: the certified rules by the point's
+    own certificates (``gap <= tol * scale``, ``kkt <= tol``), ``"relative"`` by the loop's
+    test (``done``: it compares successive iterates, which a point alone cannot show).
+
+    The one decision of ``converged``, for the dense solver (:func:`solve_problem`) and the
+    working sets (:mod:`.working_set`); jax or NumPy values.
+    """
+    if settings.stop == "relative":
+        return done
+    if settings.stop == "gap":
+        return gap <= settings.tol * scale
+    return kkt <= settings.tol
+
+
+def run_fista(problem: Problem, W0, b0, settings: Settings, gamma0=1.0, z0=None, null=None) -> FistaState:
     """The FISTA loop alone, from (W0, b0) to the stopping rule or ``max_iter``.
 
     ``null`` is :func:`~.objective.null_model`'s result (computed here when None): at or above
@@ -301,43 +343,36 @@ def run_fista(problem: Problem, W0, b0, tol, max_iter, gamma0=1.0, z0=None, null
     features instead (see :mod:`.working_set`), and a use of the restricted X after
     the loop would make XLA copy it (the loop owns its operands).
     """
-    scale = stop_scale(problem, intercept, stop, W0.dtype)
-    tol = jnp.asarray(tol, W0.dtype)
+    scale = stop_scale(problem, settings, W0.dtype)
 
     def running(state):
-        return ~state.done & (state.n_iter < max_iter)
+        return ~state.done & (state.n_iter < settings.max_iter)
 
     shape = loop_shape()
-    step = partial(fista_step, problem=problem, tol=tol, scale=scale,
-                   column_norms=max_column_norms(problem.X, W0.shape[1]), intercept=intercept, stop=stop,
-                   trials=shape.trials)
-    W0, b0, z0, above = null_start(problem, W0, b0, z0, intercept, null)
+    step = partial(fista_step, problem=problem, settings=settings, scale=scale,
+                   column_norms=max_column_norms(problem.X, W0.shape[1]), trials=shape.trials)
+    W0, b0, z0, above = null_start(problem, W0, b0, z0, settings.intercept, null)
     state = init_state(problem, W0, b0, gamma0, z0, trials=shape.trials)._replace(done=above)
     return while_loop(running, step, state, shape)
 
 
-def solve_problem(problem: Problem, W0, b0, tol, max_iter, gamma0=1.0, null=None, *, intercept: bool, stop: str):
+def solve_problem(problem: Problem, W0, b0, settings: Settings, gamma0=1.0, null=None):
     """Run FISTA to the stopping rule; pure and traceable (no checks, no warnings).
 
     Returns ``(Fit, gamma)``; gamma is the final inverse step size, which a
     path may carry to its next lambda. ``null`` as in :func:`run_fista` (a path passes
     the one it computed for all its lambdas).
     """
-    state = run_fista(problem, W0, b0, tol, max_iter, gamma0, null=null, intercept=intercept, stop=stop)
-    scale = stop_scale(problem, intercept, stop, W0.dtype)
-    tol = jnp.asarray(tol, W0.dtype)
+    state = run_fista(problem, W0, b0, settings, gamma0, null=null)
+    scale = stop_scale(problem, settings, W0.dtype)
 
     # Certificates at the returned point (one more product, once per solve).
     V = loss_derivatives(problem, state.z)
-    grad_W, grad_b, dual = gradients_and_dual(problem, V, state.W, intercept)
+    grad_W, grad_b, dual = gradients_and_dual(problem, V, state.W, settings.intercept)
     kkt = kkt_residual(problem, state.W, grad_W, grad_b)
     gap = jnp.maximum(state.objective - jnp.maximum(state.best_dual, dual), 0.0)
-    if stop == "relative":
-        converged = state.done
-    elif stop == "gap":
-        converged = gap <= tol * scale
-    else:
-        converged = kkt <= tol
+    converged = meets_rule(settings.replace(tol=jnp.asarray(settings.tol, W0.dtype)), scale, gap=gap, kkt=kkt,
+                           done=state.done)
     result = Fit(W=state.W, intercept=state.b, objective=state.objective, n_iter=state.n_iter,
                  converged=converged, dual_gap=gap, kkt_residual=kkt)
     return result, state.gamma

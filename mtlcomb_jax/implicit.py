@@ -28,7 +28,6 @@ Facts the user should know (also in ``solve``'s docstring):
 """
 from __future__ import annotations
 
-from functools import partial
 
 import jax
 import jax.numpy as jnp
@@ -94,7 +93,7 @@ def _add_cotangents(a, b):
 
 
 def make_differentiable(solve_fn):
-    """Wrap ``solve_fn(problem, W0, b0, tol, max_iter, intercept, stop) -> (Fit, gamma)``.
+    """Wrap ``solve_fn(problem, W0, b0, settings) -> (Fit, gamma)`` (settings: :class:`~.fista.Settings`).
 
     The wrapped function returns the same values; reverse-mode derivatives of
     ``Fit.W`` and ``Fit.intercept`` with respect to ``problem`` come from
@@ -103,23 +102,23 @@ def make_differentiable(solve_fn):
     (its partial derivative in ``problem`` at the fixed solution); the
     remaining fields (iterations, flags, certificates) are constants.
     """
-    @partial(jax.custom_vjp, nondiff_argnums=(5, 6))
-    def solve_with_vjp(problem, W0, b0, tol, max_iter, intercept, stop):
-        return solve_fn(problem, W0, b0, tol, max_iter, intercept=intercept, stop=stop)
+    @jax.custom_vjp
+    def solve_with_vjp(problem, W0, b0, settings):
+        return solve_fn(problem, W0, b0, settings)
 
-    def forward(problem, W0, b0, tol, max_iter, intercept, stop):
-        fit, gamma = solve_fn(problem, W0, b0, tol, max_iter, intercept=intercept, stop=stop)
-        return (fit, gamma), (fit.W, fit.intercept, problem, gamma)
+    def forward(problem, W0, b0, settings):
+        fit, gamma = solve_fn(problem, W0, b0, settings)
+        return (fit, gamma), (fit.W, fit.intercept, problem, gamma, settings)
 
-    def backward(intercept, stop, residuals, cotangents):
-        W, b, problem, gamma = residuals
+    def backward(residuals, cotangents):
+        W, b, problem, gamma, settings = residuals
         fit_cotangent, _ = cotangents
         cotangent = (fit_cotangent.W, fit_cotangent.intercept)
-        through_solution = fixed_point_vjp((W, b), problem, 1.0 / gamma, cotangent, intercept)
+        through_solution = fixed_point_vjp((W, b), problem, 1.0 / gamma, cotangent, settings.intercept)
         _, vjp_objective = jax.vjp(lambda q: objective_value(q, W, b), problem)
         (through_objective,) = vjp_objective(fit_cotangent.objective)
         problem_cotangent = jax.tree.map(_add_cotangents, through_solution, through_objective)
-        return problem_cotangent, None, None, None, None
+        return problem_cotangent, None, None, None
 
     # traced when the user differentiates, outside the package's own programs
     solve_with_vjp.defvjp(full_precision(forward), full_precision(backward))

@@ -17,7 +17,7 @@ import numpy as np
 
 from . import losses, validation
 from .data import MultiTaskData
-from .fista import STOP_RULES, default_tol
+from .fista import STOP_RULES, Settings, default_tol
 from .sharding import to_device
 
 def check_hyperparameters(dtype=None, **values):
@@ -71,6 +71,11 @@ class SolverOptions(NamedTuple):
     max_iter: int
     stop: str
     screening: bool     # working sets along a path (``screening`` resolved for the data)
+
+    @property
+    def settings(self) -> Settings:
+        """What the solvers read (similarity, ridge and the weighting are in the Problem)."""
+        return Settings(tol=self.tol, max_iter=self.max_iter, intercept=self.intercept, stop=self.stop)
 
 
 def check_options(data: MultiTaskData, *, similarity=0.0, ridge=0.0, intercept=True, loss_weighting="mtlcomb",

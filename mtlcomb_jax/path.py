@@ -25,7 +25,7 @@ from .progress import advance, progress_bar, tick
 from .working_set import working_set_path
 from . import validation
 from .penalties import row_norms
-from .fista import solve_problem
+from .fista import Settings, solve_problem
 from .objective import Problem, backproject_stack, lambda_max_problem, make_problem, null_intercepts, null_model
 from .options import check_options, initial_point, raise_if_overflowed, warn_if_not_converged
 from .solver import SolveResult
@@ -172,9 +172,9 @@ jax.tree_util.register_dataclass(
     meta_fields=["task_names", "feature_names", "classes"])
 
 
-def scan_path(problem: Problem, lambdas, W0, b0, tol, max_iter, *, intercept, stop, per_lambda=None,
-              progress=False):
-    """Solve along ``lambdas`` (n_lambdas,) with warm starts; pure and traceable.
+def scan_path(problem: Problem, lambdas, W0, b0, settings: Settings, *, per_lambda=None, progress=False):
+    """Solve along ``lambdas`` (n_lambdas,) with warm starts, by ``settings``
+    (:class:`~mtlcomb_jax.fista.Settings`); pure and traceable.
 
     ``per_lambda(fit)``, if given, maps each lambda's :class:`~mtlcomb_jax.fista.Fit`
     to what the scan stacks (cross-validation keeps only test metrics, not W).
@@ -184,13 +184,12 @@ def scan_path(problem: Problem, lambdas, W0, b0, tol, max_iter, *, intercept, st
     """
     per_lambda = per_lambda or (lambda fit: fit)
     # lambda_max and the null intercepts do not depend on lam: computed once for the path
-    null = null_model(problem, intercept)
+    null = null_model(problem, settings.intercept)
 
     def body(carry, lam):
         W, b, gamma = carry
-        fit, gamma_out = solve_problem(problem._replace(lam=lam), W, b, tol, max_iter,
-                                       gamma0=gamma, null=null, intercept=intercept, stop=stop)
-        carry_gamma = gamma if stop == "relative" else gamma_out
+        fit, gamma_out = solve_problem(problem._replace(lam=lam), W, b, settings, gamma0=gamma, null=null)
+        carry_gamma = gamma if settings.stop == "relative" else gamma_out
         if progress:
             # Tick with a per-problem value (n_iter): under vmap the callback then counts
             # every problem. lam would not do: when the batch uses one grid (explicit CV
@@ -203,10 +202,9 @@ def scan_path(problem: Problem, lambdas, W0, b0, tol, max_iter, *, intercept, st
     return stacked
 
 
-@partial(jit, static_argnames=("intercept", "stop", "progress"))
-def _path_jit(problem, lambdas, W0, b0, tol, max_iter, *, intercept, stop, progress=False):
-    return scan_path(problem, lambdas, W0, b0, tol, max_iter, intercept=intercept, stop=stop,
-                     progress=progress)
+@partial(jit, static_argnames=("progress",))
+def _path_jit(problem, lambdas, W0, b0, settings, *, progress=False):
+    return scan_path(problem, lambdas, W0, b0, settings, progress=progress)
 
 
 @partial(jit, static_argnames=("intercept", "n_lambdas"))
@@ -280,7 +278,7 @@ def fit_path(data: MultiTaskData, lambdas=None, *, n_lambdas=20, lambda_min_rati
     """
     options = check_options(data, similarity=similarity, ridge=ridge, intercept=intercept,
                             loss_weighting=loss_weighting, tol=tol, max_iter=max_iter, stop=stop, screening=screening)
-    intercept, stop, max_iter, tol = options.intercept, options.stop, options.max_iter, options.tol
+    intercept = options.intercept
     progress = validation.flag("progress", progress)
     data, scaling = prepare_scaling(data, standardize, scale_outcomes, intercept)
     W_init, _ = scaled_start(W_init, None, scaling, data)
@@ -294,11 +292,10 @@ def fit_path(data: MultiTaskData, lambdas=None, *, n_lambdas=20, lambda_min_rati
     W0, b0 = initial_point(data, W_init, None)
     W0 = pad_rows(W0, problem.X.shape[-1])
     if options.screening:
-        fits = _screened_path(problem, lambdas, W0, b0, tol, max_iter, intercept, stop, W_init is None, progress)
+        fits = _screened_path(problem, lambdas, W0, b0, options.settings, W_init is None, progress)
     else:
         with progress_bar(int(lambdas.shape[0]), "path", "lambda", progress):
-            fits = _path_jit(problem, lambdas, W0, b0, tol, max_iter, intercept=intercept, stop=stop,
-                             progress=progress)
+            fits = _path_jit(problem, lambdas, W0, b0, options.settings, progress=progress)
     fits = fits._replace(W=unpad_rows(fits.W, data.n_features))
     raise_if_overflowed("fit_path", data, (fits.objective, fits.intercept), similarity=options.similarity,
                         ridge=options.ridge)
@@ -320,13 +317,13 @@ def _screened_start(problem, W0, b0, lambdas, *, intercept, cold_start):
     return (problem.weights[None], jnp.zeros((1,), problem.y.dtype), W0[None], b0[None], start, scale)
 
 
-def _screened_path(problem, lambdas, W0, b0, tol, max_iter, intercept, stop, cold_start, progress):
+def _screened_path(problem, lambdas, W0, b0, settings, cold_start, progress):
     """fit_path's lambdas with working sets (one problem: a batch of K = 1)."""
-    weights, lam, W0, b0, start, scale = _screened_start(problem, W0, b0, lambdas, intercept=intercept,
+    weights, lam, W0, b0, start, scale = _screened_start(problem, W0, b0, lambdas, intercept=settings.intercept,
                                                          cold_start=bool(cold_start))
     batch = problem._replace(weights=weights, lam=lam)
     with progress_bar(int(lambdas.shape[0]), "path", "lambda", bool(progress)):
-        fits, _, _, W = working_set_path(batch, np.asarray(lambdas)[None], W0, b0, tol, max_iter,
-                                         intercept=intercept, stop=stop, lambda_start=np.reshape(start, (1,)),
+        fits, _, _, W = working_set_path(batch, np.asarray(lambdas)[None], W0, b0, settings,
+                                         lambda_start=np.reshape(start, (1,)),
                                          scale=np.reshape(scale, (1,)), on_lambda=advance, squeeze=True, keep_W=0)
     return fits._replace(W=W)

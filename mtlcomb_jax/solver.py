@@ -7,7 +7,6 @@ by :mod:`.options`. ``solve`` is differentiable in reverse mode (:mod:`.implicit
 from __future__ import annotations
 
 import dataclasses
-from functools import partial
 from typing import Any
 
 import jax
@@ -64,10 +63,10 @@ jax.tree_util.register_dataclass(
     meta_fields=["task_names", "feature_names", "classes"])
 
 
-@partial(jit, static_argnames=("intercept", "stop"))
-def _solve_jit(problem, W0, b0, tol, max_iter, *, intercept, stop):
+@jit
+def _solve_jit(problem, W0, b0, settings):
     # reverse-mode derivatives by implicit differentiation
-    return differentiable_solve_problem(problem, W0, b0, tol, max_iter, intercept, stop)[0]
+    return differentiable_solve_problem(problem, W0, b0, settings)[0]
 
 
 def solve(data: MultiTaskData, lam, *, similarity=0.0, ridge=0.0, intercept=True,
@@ -114,8 +113,7 @@ def solve(data: MultiTaskData, lam, *, similarity=0.0, ridge=0.0, intercept=True
         options = check_options(data, stop="kkt", **given)   # the L2,1 dual is degenerate at lam = 0
     problem = make_problem(data, lam, options.similarity, options.ridge, options.loss_weighting)
     W0, b0 = initial_point(data, W_init, b_init)
-    fit = _solve_jit(problem, W0, b0, options.tol, options.max_iter, intercept=options.intercept,
-                     stop=options.stop)
+    fit = _solve_jit(problem, W0, b0, options.settings)
     raise_if_overflowed("solve", data, (fit.objective, fit.intercept), lam=lam, similarity=options.similarity,
                         ridge=options.ridge)
     result = SolveResult(**fit._asdict(), lam=problem.lam, is_classification=data.is_classification,

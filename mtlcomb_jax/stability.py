@@ -118,8 +118,8 @@ def subsample_weights(data: MultiTaskData, n_subsamples, fraction=0.5, *, strati
     return (weights / totals).astype(data.X.dtype)
 
 
-@partial(jit, static_argnames=("intercept", "stop", "progress", "mesh"))
-def _subsample_paths(problem, weights, lambdas, tol, max_iter, *, intercept, stop, progress=False, mesh=None):
+@partial(jit, static_argnames=("progress", "mesh"))
+def _subsample_paths(problem, weights, lambdas, settings, *, progress=False, mesh=None):
     """vmap over subsamples of the scanned path (each device of ``mesh`` over its own share, see
     :func:`~mtlcomb_jax.sharding.vmap_per_device`); returns (B, L, p) selection masks and (B, L)
     convergence, iterations and objectives."""
@@ -127,7 +127,7 @@ def _subsample_paths(problem, weights, lambdas, tol, max_iter, *, intercept, sto
         sub = problem._replace(weights=w)
         W0 = jnp.zeros((problem.X.shape[-1], problem.y.shape[0]), problem.y.dtype)
         b0 = jnp.zeros(problem.y.shape[0], problem.y.dtype)
-        return scan_path(sub, lambdas, W0, b0, tol, max_iter, intercept=intercept, stop=stop,
+        return scan_path(sub, lambdas, W0, b0, settings,
                          per_lambda=lambda fit: (jnp.any(fit.W != 0, axis=1), fit.converged, fit.n_iter,
                                                  fit.objective),
                          progress=progress)
@@ -171,7 +171,7 @@ def stability_selection(data: MultiTaskData, *, n_subsamples=50, fraction=0.5, t
     """
     options = check_options(data, similarity=similarity, ridge=ridge, intercept=intercept,
                             loss_weighting=loss_weighting, tol=tol, max_iter=max_iter, stop=stop)
-    intercept, stop, max_iter, tol = options.intercept, options.stop, options.max_iter, options.tol
+    intercept = options.intercept
     progress = validation.flag("progress", progress)
     data, _ = prepare_scaling(data, standardize, scale_outcomes, intercept)
     n_subsamples = validation.integer("n_subsamples", n_subsamples, minimum=2,
@@ -199,9 +199,8 @@ def stability_selection(data: MultiTaskData, *, n_subsamples=50, fraction=0.5, t
     # padded to use every device (spread_batch); the padding's results are dropped below
     (weights,), mesh = spread_batch((weights,), devices, n_subsamples)
     with progress_bar(int(weights.shape[0]) * int(lambdas.shape[0]), "stability selection", "solve", progress):
-        chosen, converged, n_iter, objective = _subsample_paths(problem, weights, lambdas, tol, max_iter,
-                                                                intercept=intercept, stop=stop, progress=progress,
-                                                                mesh=mesh)
+        chosen, converged, n_iter, objective = _subsample_paths(problem, weights, lambdas, options.settings,
+                                                                progress=progress, mesh=mesh)
     chosen, converged, n_iter, objective = (a[:n_subsamples] for a in to_host((chosen, converged, n_iter,
                                                                                objective)))
     # NaN coefficients would count as selected: an overflow must not pass for a selection.

@@ -63,9 +63,8 @@ def validation_loss(problem, test_w, W, b):
     return losses.data_loss(z, problem.y, test_w, problem.is_classification, problem.scales)
 
 
-@partial(jit, static_argnames=("tuned", "intercept", "stop"))
-def _folds_value_and_grad(log_params, fixed, problem, train_w, test_w, W0, b0, tol, max_iter, *, tuned,
-                          intercept, stop):
+@partial(jit, static_argnames=("tuned",))
+def _folds_value_and_grad(log_params, fixed, problem, train_w, test_w, W0, b0, settings, *, tuned):
     """Mean validation loss over folds, its gradient in the tuned log-parameters, and the new warm starts."""
     def mean_loss(log_params):
         values = dict(fixed)
@@ -74,7 +73,7 @@ def _folds_value_and_grad(log_params, fixed, problem, train_w, test_w, W0, b0, t
         def one_fold(w_train, w_test, W_start, b_start):
             fold = problem._replace(weights=w_train, lam=values["lam"], similarity=values["similarity"],
                                     ridge=values["ridge"])
-            fit, _ = differentiable_solve_problem(fold, W_start, b_start, tol, max_iter, intercept, stop)
+            fit, _ = differentiable_solve_problem(fold, W_start, b_start, settings)
             return validation_loss(fold, w_test, fit.W, fit.intercept), (fit.W, fit.intercept, fit.converged)
 
         per_fold, (W, b, converged) = jax.vmap(one_fold)(train_w, test_w, W0, b0)
@@ -128,7 +127,7 @@ def tune_hyperparameters(data: MultiTaskData, *, tune=HYPERPARAMETERS, lam=None,
                             stop=stop)
     if tol is None:     # after check_options, which refuses a dtype TUNING_TOL does not hold
         options = options._replace(tol=TUNING_TOL[np.dtype(data.X.dtype).name])
-    intercept, stop, max_iter, tol = options.intercept, options.stop, options.max_iter, options.tol
+    intercept = options.intercept
     data, _ = prepare_scaling(data, standardize, scale_outcomes, intercept)
     n_steps = validation.integer("n_steps", n_steps, minimum=1, hint="pass the number of optimiser steps, e.g. 30")
     if optimizer is None:
@@ -160,8 +159,7 @@ def tune_hyperparameters(data: MultiTaskData, *, tune=HYPERPARAMETERS, lam=None,
     history = []
     for _ in range(int(n_steps)):
         value, grad, W, b, converged = _folds_value_and_grad(
-            log_params, fixed, problem, train_w, test_w, W, b, tol, max_iter, tuned=tuned,
-            intercept=bool(intercept), stop=stop)
+            log_params, fixed, problem, train_w, test_w, W, b, options.settings, tuned=tuned)
         if not bool(np.all(converged)):
             warnings.warn("tune_hyperparameters: a fold's solve did not converge; its hypergradient is "
                           "inexact. Raise max_iter or loosen tol.", ConvergenceWarning, stacklevel=2)

@@ -57,7 +57,7 @@ from . import losses
 from .penalties import row_norms
 from .batched import BatchResult, solve_batch
 from .sharding import BATCH, run_per_device, to_host
-from .fista import Fit, keeps_intercepts_optimal
+from .fista import Fit, Settings, keeps_intercepts_optimal, meets_rule
 from .objective import (Problem, gradients_and_dual_point, kkt_residual, loss_derivatives, max_column_norms,
                         objective_value, scaled_dual_value)
 
@@ -228,9 +228,9 @@ def full_check(problem: Problem, W, b, z, in_set, loop: DualPoint, previous: Dua
         problem, W, b, z, in_set, loop, previous, column_norms)
 
 
-@compact_jit(static_argnames=("intercept", "stop", "one_set", "mesh"))
-def solve_on_columns(problem: Problem, W, columns, valid, b0, z0, gamma0, tol, max_iter, next_lam, work_ahead, *,
-                     intercept, stop, one_set, mesh=None) -> BatchResult:
+@compact_jit(static_argnames=("one_set", "mesh"))
+def solve_on_columns(problem: Problem, W, columns, valid, b0, z0, gamma0, settings: Settings, next_lam, work_ahead, *,
+                     one_set, mesh=None) -> BatchResult:
     """K restricted solves on columns (K, m) (``valid`` (K, m) False on padding), from the
     columns of W (K, p, T), b0 (K, T) with predictors z0 (K, T, n_max) and inverse steps
     gamma0 (K,); problems done early work ahead at next_lam (K,) where ``work_ahead`` (K,)
@@ -256,8 +256,7 @@ def solve_on_columns(problem: Problem, W, columns, valid, b0, z0, gamma0, tol, m
     W0 = gather_start(W, columns, valid)
 
     def solve(problem, W0, b0, z0, gamma0, next_lam, work_ahead):
-        return solve_batch(problem, axes, W0, b0, z0, gamma0, tol, max_iter, next_lam, work_ahead,
-                           intercept=intercept, stop=stop)
+        return solve_batch(problem, axes, W0, b0, z0, gamma0, settings, next_lam, work_ahead)
 
     problem_specs = Problem(*(jax.sharding.PartitionSpec() if axis is None else BATCH for axis in axes))
     return run_per_device(solve, mesh, in_specs=(problem_specs,) + (BATCH,) * 6)(
@@ -361,8 +360,8 @@ class _Start(NamedTuple):
     gamma: jax.Array
 
 
-def _solve_at_lambda(problem, lam, next_lam, work_ahead, sets, start, tol, max_iter, scale, previous, column_norms,
-                     *, intercept, stop, max_rounds, one_set, mesh=None, keep_rows=False):
+def _solve_at_lambda(problem, lam, next_lam, work_ahead, sets, start, settings, scale, previous, column_norms,
+                     *, max_rounds, one_set, mesh=None, keep_rows=False):
     """Solve on the working sets (K, p), check every feature, re-admit violators, repeat.
 
     Starts from ``start`` (a :class:`_Start`); ``previous`` is the :class:`DualPoint` of
@@ -375,13 +374,14 @@ def _solve_at_lambda(problem, lam, next_lam, work_ahead, sets, start, tol, max_i
     lam_problem = problem._replace(lam=jnp.asarray(lam, dtype))
     n_problems, n_features = W.shape[:2]
     iterations = np.zeros(n_problems, dtype=np.int64)
+    tol, stop = settings.tol, settings.stop
     sub_tol, retried = tol, False
     for _ in range(max_rounds):
         columns, valid = _padded_columns(sets, n_features)
         X_S = gather_columns(problem.X, columns, valid, one_set=one_set)
         start_gamma = gamma if stop != "relative" else jnp.ones_like(gamma)
-        fit = solve_on_columns(lam_problem._replace(X=X_S), W, columns, valid, b, z, start_gamma, sub_tol,
-                               max_iter, jnp.asarray(next_lam, dtype), work_ahead, intercept=intercept, stop=stop,
+        fit = solve_on_columns(lam_problem._replace(X=X_S), W, columns, valid, b, z, start_gamma,
+                               settings.replace(tol=sub_tol), jnp.asarray(next_lam, dtype), work_ahead,
                                one_set=one_set, mesh=mesh)
         del X_S     # free the restricted copy before the check's pass over X
         if stop != "relative":
@@ -390,7 +390,7 @@ def _solve_at_lambda(problem, lam, next_lam, work_ahead, sets, start, tol, max_i
         b, z = fit.b, fit.z
         loop_point = DualPoint(V=fit.best_V, quad=fit.best_quad, max_row=fit.best_max_row)
         norms, F, dual, kkt, active, point = full_check(lam_problem, W, b, z, sets, loop_point, previous,
-                                                        column_norms, intercept=intercept)
+                                                        column_norms, intercept=settings.intercept)
         # Everything the host decides on, in one wait for the device per round.
         host = _RoundOnHost(*to_host((fit.n_iter, fit.done, fit.ahead_iter, fit.ahead_rows, norms, F, dual, kkt,
                                       active, fit.W if keep_rows else None)))
@@ -492,7 +492,7 @@ def _dense_from_rows(rows, lambda_ids, columns, *, n_lambdas, n_features):
     return dense.at[lambda_ids, columns].set(rows, mode="drop")
 
 
-def working_set_path(problem: Problem, lambdas, W0, b0, tol, max_iter, *, intercept, stop, lambda_start, scale,
+def working_set_path(problem: Problem, lambdas, W0, b0, settings: Settings, *, lambda_start, scale,
                      per_lambda=None, on_lambda=None, max_rounds=30, squeeze=False, keep_W=None, mesh=None):
     """K warm-started paths with strong-rule working sets.
 
@@ -501,6 +501,7 @@ def working_set_path(problem: Problem, lambdas, W0, b0, tol, max_iter, *, interc
     problem : Problem with ``weights`` (K, T, n_max); ``lam`` is ignored
     lambdas : (K, n_lambdas) each problem's decreasing grid
     W0, b0 : (K, p, T), (K, T) warm starts, solving ``lambda_start`` (K,) (lambda_max for a cold start)
+    settings : the :class:`~.fista.Settings` of every solve (tol, max_iter, intercept, stop)
     scale : (K,) the gap rule's scale (null-model loss) of each problem
     per_lambda : optional ``f(fit, z) -> pytree`` of what to keep per lambda, from the
         lambda's :class:`Fit` over the K problems (W (K, p, T), intercept (K, T), the rest
@@ -536,6 +537,7 @@ def working_set_path(problem: Problem, lambdas, W0, b0, tol, max_iter, *, interc
     ahead_iter = np.zeros(n_problems, dtype=np.int64)
     # The certified rules keep every point's intercepts optimal (objective.profile_intercepts),
     # so the checks can bound their dual points' rows instead of computing them.
+    intercept, stop = settings.intercept, settings.stop
     column_norms = (_max_column_norms(problem.X, n_tasks=W0.shape[2]) if keeps_intercepts_optimal(intercept, stop)
                     else None)
     start_check = full_check(problem._replace(lam=jnp.asarray(lambda_start, dtype)), W, b, z,
@@ -557,21 +559,15 @@ def working_set_path(problem: Problem, lambdas, W0, b0, tol, max_iter, *, interc
         # warm start), per problem (sets are unions under ``one_set``).
         strong = grad_norms >= (2.0 * lam - lam_prev)[:, None]
         sets = initial_sets(active, strong, grad_norms / lam[:, None], n_features, one_set)
-        sol = _solve_at_lambda(problem, lam, next_lam, work_ahead, sets, start, tol, max_iter, scale, point,
-                               column_norms, intercept=intercept, stop=stop, max_rounds=max_rounds, one_set=one_set,
+        sol = _solve_at_lambda(problem, lam, next_lam, work_ahead, sets, start, settings, scale, point,
+                               column_norms, max_rounds=max_rounds, one_set=one_set,
                                mesh=mesh, keep_rows=kept is not None)
         W, b, grad_norms, point, start = sol.W, sol.b, sol.host.grad_norms, sol.point, sol.next_start
         active = sol.next_active
         # iterations spent ahead at this lambda count towards it
         n_iter = sol.n_iter + ahead_iter
         ahead_iter = sol.host.ahead_iter
-        if stop == "gap":
-            converged = sol.gap <= tol * scale
-        elif stop == "kkt":
-            converged = sol.host.kkt <= tol
-        else:
-            converged = sol.host.done
-        converged = converged & sol.complete
+        converged = meets_rule(settings, scale, gap=sol.gap, kkt=sol.host.kkt, done=sol.host.done) & sol.complete
         fit = Fit(W=W, intercept=b, objective=sol.objective, n_iter=jnp.asarray(n_iter),
                   converged=jnp.asarray(converged), dual_gap=jnp.asarray(sol.gap, dtype), kkt_residual=sol.kkt)
         if kept is not None:

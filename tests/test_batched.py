@@ -10,7 +10,7 @@ import mtlcomb_jax as mc
 from conftest import simulate
 from mtlcomb_jax.batched import solve_batch
 from mtlcomb_jax.cv import fold_weights, make_folds
-from mtlcomb_jax.fista import run_fista
+from mtlcomb_jax.fista import Settings, run_fista
 from mtlcomb_jax.objective import make_problem, objective_value
 from mtlcomb_jax.working_set import _BATCH_AXES
 
@@ -37,11 +37,11 @@ def test_results_at_the_current_lambda_do_not_depend_on_working_ahead(folds_prob
     problem, lams = folds_problem
     W0, b0, z0, g0 = _start(problem, 3)
     next_lam = 0.8 * lams
-    run = jax.jit(lambda ahead: solve_batch(problem, _BATCH_AXES, W0, b0, z0, g0, 1e-9, 5000, next_lam, ahead,
-                                            intercept=True, stop="gap"))
+    settings = Settings(tol=1e-9, max_iter=5000, intercept=True, stop="gap")
+    run = jax.jit(lambda ahead: solve_batch(problem, _BATCH_AXES, W0, b0, z0, g0, settings, next_lam, ahead))
     plain = run(jnp.zeros(3, bool))
     ahead = run(jnp.ones(3, bool))
-    alone = jax.vmap(lambda p, W, b, z, g: run_fista(p, W, b, 1e-9, 5000, g, z, intercept=True, stop="gap"),
+    alone = jax.vmap(lambda p, W, b, z, g: run_fista(p, W, b, settings, g, z),
                      in_axes=(_BATCH_AXES, 0, 0, 0, 0))(problem, W0, b0, z0, g0)
     for result in (plain, ahead):
         np.testing.assert_array_equal(np.asarray(result.W), np.asarray(alone.W))

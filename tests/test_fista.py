@@ -33,16 +33,17 @@ def test_the_loops_dual_bound_covers_the_exact_dual_point():
     tight, so the loop's dual value is a valid lower bound on F* and not a loose one."""
     from mtlcomb_jax import losses
     from mtlcomb_jax.penalties import row_norms
-    from mtlcomb_jax.fista import fista_step, init_state, stop_scale
+    from mtlcomb_jax.fista import Settings, fista_step, init_state, stop_scale
     from mtlcomb_jax.objective import make_problem, max_column_norms, scaled_dual_value
     Xs, ys, types, W_true = simulate(n_tasks=4, n_cls=2)
     data = mc.MultiTaskData.from_tasks(Xs, ys, types)
     problem = make_problem(data, 0.05)                 # no quadratic terms: grad Q = 0
     state = init_state(problem, jnp.zeros(W_true.shape), jnp.zeros(4), 1.0)
-    scale = stop_scale(problem, True, "gap", state.W.dtype)
+    settings = Settings(tol=1e-12, max_iter=0, intercept=True, stop="gap")     # the step ignores max_iter
+    scale = stop_scale(problem, settings, state.W.dtype)
     norms = max_column_norms(problem.X, 4)
     for _ in range(6):
-        state = fista_step(state, problem, 1e-12, scale, norms, intercept=True, stop="gap")
+        state = fista_step(state, problem, settings, scale, norms)
         assert float(jnp.max(jnp.abs(jnp.sum(state.best_V, axis=1)))) < 1e-12       # intercept-feasible
         exact = float(jnp.max(row_norms(losses.backproject(problem.X, state.best_V))))
         bound = float(state.best_max_row)
@@ -56,7 +57,7 @@ def test_float32_step_lengthens_again_near_a_solution():
     # sufficient-decrease test's rounding slack (16 eps |F|). The search must still start
     # from longer steps there, or the step stays at the largest curvature it met (gamma
     # stuck at 16 where 8 is accepted, on the gene-expression CV's tail).
-    from mtlcomb_jax.fista import run_fista
+    from mtlcomb_jax.fista import Settings, run_fista
     from mtlcomb_jax.objective import make_problem
     Xs, ys, types, _ = simulate(n_tasks=6, n=80, p=60, seed=3)
     data = mc.MultiTaskData.from_tasks([x.astype(np.float32) for x in Xs], [y.astype(np.float32) for y in ys],
@@ -64,9 +65,10 @@ def test_float32_step_lengthens_again_near_a_solution():
     lam = 0.1 * float(mc.lambda_max(data))
     warm = mc.solve(data, 1.05 * lam, tol=1e-6)         # a path's warm start, 5 % off
     problem = make_problem(data, lam)
-    fresh = run_fista(problem, jnp.zeros_like(warm.W), jnp.zeros_like(warm.intercept), 0.0, 200, 1.0,
-                      intercept=True, stop="gap")
+    fresh = run_fista(problem, jnp.zeros_like(warm.W), jnp.zeros_like(warm.intercept),
+                      Settings(tol=0.0, max_iter=200, intercept=True, stop="gap"), 1.0)
     too_short = 8.0 * float(fresh.gamma)                 # an inverse step 8 x what a fresh solve settles at
-    state = run_fista(problem, warm.W, warm.intercept, 0.0, 60, too_short, intercept=True, stop="gap")
+    state = run_fista(problem, warm.W, warm.intercept, Settings(tol=0.0, max_iter=60, intercept=True, stop="gap"),
+                      too_short)
     assert float(state.gamma) < 0.75 * too_short
     assert np.isfinite(float(state.objective)) and float(state.objective) <= float(warm.objective)

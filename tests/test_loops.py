@@ -229,13 +229,14 @@ def test_the_fixed_width_search_takes_the_do_while_steps(stop, gamma0):
     import jax.numpy as jnp
     import numpy as np
 
-    from mtlcomb_jax.fista import fista_step, init_state, stop_scale
+    from mtlcomb_jax.fista import Settings, fista_step, init_state, stop_scale
     from mtlcomb_jax.objective import max_column_norms
     problem, data = _search_problem()
     W0, b0 = jnp.zeros((data.n_features, data.n_tasks)), jnp.zeros(data.n_tasks)
-    scale, norms = stop_scale(problem, True, stop, W0.dtype), max_column_norms(problem.X, data.n_tasks)
-    step = {trials: jax.jit(lambda s, trials=trials: fista_step(s, problem, 1e-12, scale, norms, intercept=True,
-                                                                stop=stop, trials=trials)) for trials in (0, 4)}
+    settings = Settings(tol=1e-12, max_iter=0, intercept=True, stop=stop)      # the step ignores max_iter
+    scale, norms = stop_scale(problem, settings, W0.dtype), max_column_norms(problem.X, data.n_tasks)
+    step = {trials: jax.jit(lambda s, trials=trials: fista_step(s, problem, settings, scale, norms, trials=trials))
+            for trials in (0, 4)}
     adaptive = init_state(problem, W0, b0, gamma0)
     fixed = init_state(problem, W0, b0, gamma0, trials=4)
     passes = 0
@@ -260,6 +261,7 @@ def test_the_batched_fixed_shape_solves_each_problem_as_the_adaptive_one(monkeyp
     import numpy as np
 
     from mtlcomb_jax import batched, losses
+    from mtlcomb_jax.fista import Settings
     problem, data = _search_problem()
     K = 2
     batch = problem._replace(weights=jnp.stack([problem.weights] * K), lam=jnp.asarray([0.05, 0.02]))
@@ -272,8 +274,8 @@ def test_the_batched_fixed_shape_solves_each_problem_as_the_adaptive_one(monkeyp
     for shape in ("adaptive", "fixed"):
         monkeypatch.setenv("MTLCOMB_JAX_LOOPS", shape)
         solve = jax.jit(lambda W0, b0, z0, gamma0: batched.solve_batch(
-            batch, axes, W0, b0, z0, gamma0, 1e-10, 5000, jnp.asarray([0.04, 0.01]), jnp.asarray([True, True]),
-            intercept=True, stop="gap"))
+            batch, axes, W0, b0, z0, gamma0, Settings(tol=1e-10, max_iter=5000, intercept=True, stop="gap"),
+            jnp.asarray([0.04, 0.01]), jnp.asarray([True, True])))
         results[shape] = solve(W0, b0, z0, jnp.asarray([1e-4, 1.0]))
     a, f = results["adaptive"], results["fixed"]
     np.testing.assert_array_equal(np.asarray(f.n_iter), np.asarray(a.n_iter))

@@ -162,9 +162,9 @@ def test_squeeze_needs_exactly_one_problem(wide):
     K, p, T = 2, wide.n_features, wide.n_tasks
     batch = problem._replace(weights=jnp.stack([problem.weights] * K), lam=jnp.zeros((K,)))
     with pytest.raises(ValueError, match="squeeze=True .* needs one problem, not 2"):
-        working_set.working_set_path(batch, np.ones((K, 3)), jnp.zeros((K, p, T)), jnp.zeros((K, T)), 1e-6, 10,
-                                     intercept=True, stop="gap", lambda_start=np.ones(K), scale=np.ones(K),
-                                     squeeze=True)
+        working_set.working_set_path(batch, np.ones((K, 3)), jnp.zeros((K, p, T)), jnp.zeros((K, T)),
+                                     mc.fista.Settings(tol=1e-6, max_iter=10, intercept=True, stop="gap"),
+                                     lambda_start=np.ones(K), scale=np.ones(K), squeeze=True)
 
 
 _WORKING_SET_PROGRAMS = {"jit(_gather_design)", "jit(solve_on_columns)", "jit(scatter_columns)"}
