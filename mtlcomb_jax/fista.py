@@ -301,6 +301,12 @@ def fista_step(state: FistaState, problem: Problem, settings: Settings, scale, c
         gamma=gamma, objective=objective, prev_objective=state.objective, best_dual=best_dual, best_V=best_V,
         best_quad=best_quad, best_max_row=best_max_row, criterion=criterion, n_iter=n_iter, stalled=tiny,
         relax=relax, searched=searched, done=met | (tiny & (stop == "relative")))
+    if stop == "kkt":
+        # The rule is tested at the search point, where the gradient is: once it is met,
+        # that point is the one returned, so that its certificate is the one tested (the
+        # step's point may violate the conditions by more).
+        at_search = stepped_state._replace(W=W_s, b=b_s, z=z_s, objective=F_s + problem.lam * l21_norm(W_s))
+        stepped_state = select(met, at_search, stepped_state)
     if not trials:
         return stepped_state
     # No trial accepted: no step, and the next search goes on from gamma0 * 2**trials.

@@ -2,8 +2,9 @@
 
 ``fit_path`` runs the whole path as one compiled ``lax.scan``, or with working sets
 as a Python loop over lambdas around compiled steps (:mod:`.working_set`): each lambda
-starts from the previous lambda's solution (W, b), and, for the certified rules, from
-its step size too.
+starts from the previous lambda's solution (W, b) (in the scan, for the certified rules,
+extrapolated from the two before, see :data:`EXTRAPOLATE_STARTS`), and, for the
+certified rules, from its step size too.
 """
 from __future__ import annotations
 
@@ -118,6 +119,27 @@ def check_lambda_max(lam_max, reference, data: MultiTaskData):
 
 
 # -- the path --------------------------------------------------------------------------
+#: The scanned path's certified rules ("gap", "kkt") start each lambda from the linear
+#: extrapolation, in log lambda, of the last two solutions (a predictor step along the
+#: path): on a log-spaced grid ``W_k + (W_k - W_{k-1})``, on another grid the step scaled
+#: by the ratio of the log-lambda steps (at most 1). The first step of FISTA projects the
+#: start back onto the penalty's sparsity, so a row the extrapolation moves wrongly costs
+#: little, and the rule certifies the solution wherever the start was. ``python
+#: bench/bench_warm_starts.py`` counts the iterations and times the workloads both ways.
+#: ``"relative"`` keeps the R package's warm starts (and iterates).
+EXTRAPOLATE_STARTS = True
+
+
+def start_steps(lambdas):
+    """(n_lambdas,) how far each lambda's start extrapolates the last two solutions
+    (:data:`EXTRAPOLATE_STARTS`): 0 for the first two lambdas (their previous solutions
+    are a start, not two path points), then the ratio of the log-lambda steps, in [0, 1]."""
+    log_lam = jnp.log(lambdas)
+    steps = log_lam[:-1] - log_lam[1:]                    # > 0 on a decreasing grid
+    ratios = jnp.where(steps[:-1] > 0, steps[1:] / jnp.where(steps[:-1] > 0, steps[:-1], 1.0), 0.0)
+    return jnp.concatenate([jnp.zeros((min(2, lambdas.shape[0]),), lambdas.dtype),
+                            jnp.clip(ratios, 0.0, 1.0)])
+
 @dataclasses.dataclass(frozen=True)
 class PathResult:
     """Solutions along a decreasing lambda grid.
@@ -185,9 +207,13 @@ def scan_path(problem: Problem, lambdas, W0, b0, settings: Settings, *, per_lamb
     per_lambda = per_lambda or (lambda fit: fit)
     # lambda_max and the null intercepts do not depend on lam: computed once for the path
     null = null_model(problem, settings.intercept)
+    extrapolate = EXTRAPOLATE_STARTS and settings.stop != "relative"
 
-    def body(carry, lam):
-        W, b, gamma = carry
+    def body(carry, lam_and_step):
+        W, b, gamma, W_last, b_last = carry
+        lam, step = lam_and_step
+        if extrapolate:
+            W, b = W + step * (W - W_last), b + step * (b - b_last)
         fit, gamma_out = solve_problem(problem._replace(lam=lam), W, b, settings, gamma0=gamma, null=null)
         carry_gamma = gamma if settings.stop == "relative" else gamma_out
         if progress:
@@ -195,10 +221,11 @@ def scan_path(problem: Problem, lambdas, W0, b0, settings: Settings, *, per_lamb
             # every problem. lam would not do: when the batch uses one grid (explicit CV
             # lambdas, stability selection) lam is not batched and counts once per lambda.
             tick(fit.n_iter)
-        return (fit.W, fit.intercept, carry_gamma), per_lambda(fit)
+        return (fit.W, fit.intercept, carry_gamma, carry[0], carry[1]), per_lambda(fit)
 
     gamma0 = jnp.ones((), W0.dtype)
-    _, stacked = jax.lax.scan(body, (W0, b0, gamma0), lambdas)
+    steps = start_steps(lambdas).astype(W0.dtype)
+    _, stacked = jax.lax.scan(body, (W0, b0, gamma0, W0, b0), (lambdas, steps))
     return stacked
 
 

@@ -67,3 +67,60 @@ def test_path_solution_is_a_solve_result_at_one_lambda(tutorial):
                                   np.asarray(mc.predict(path, raw["X0"][:3], 0, lambda_index=4)))
     with pytest.raises(ValueError, match="out of range"):
         path.solution(5)
+
+
+def test_start_steps_follow_the_log_lambda_steps():
+    from mtlcomb_jax.path import start_steps
+    np.testing.assert_allclose(np.asarray(start_steps(np.geomspace(1.0, 0.01, 6))), [0, 0, 1, 1, 1, 1], atol=1e-12)
+    # steps ln 2, ln 2, ln 4/3, ln 3: the third lambda extrapolates fully, the fourth by
+    # ln(4/3) / ln 2, the fifth by at most 1; a repeated lambda takes no step after it
+    np.testing.assert_allclose(np.asarray(start_steps(np.array([8.0, 4.0, 2.0, 1.5, 0.5]))),
+                               [0, 0, 1, np.log(4 / 3) / np.log(2), 1], rtol=1e-12)
+    np.testing.assert_allclose(np.asarray(start_steps(np.array([4.0, 2.0, 2.0, 1.0]))), [0, 0, 0, 0])
+    assert start_steps(np.array([1.0])).shape == (1,) and start_steps(np.array([2.0, 1.0])).shape == (2,)
+
+
+@pytest.fixture
+def starts_switch(monkeypatch):
+    """Set path.EXTRAPOLATE_STARTS for a test; it is read while tracing, so the compiled
+    programs are dropped before and after."""
+    import jax
+
+    from mtlcomb_jax import path
+
+    def switch(flag):
+        monkeypatch.setattr(path, "EXTRAPOLATE_STARTS", flag)
+        jax.clear_caches()
+    yield switch
+    jax.clear_caches()
+
+
+def test_extrapolated_starts_certify_the_same_path_in_fewer_iterations(starts_switch):
+    from mtlcomb_jax.simulate import simulate_mixed_tasks
+    Xs, ys, types, _ = simulate_mixed_tasks(3, 3, 40, 10, 40, seed=0)
+    data = mc.MultiTaskData.from_tasks(Xs, ys, types)
+    fits = {}
+    for flag in (False, True):
+        starts_switch(flag)
+        fits[flag] = (mc.fit_path(data, n_lambdas=50, lambda_min_ratio=0.001),
+                      mc.fit_path(data, n_lambdas=20, stop="relative", tol=1e-6, intercept=False))
+    (plain, r_plain), (extrapolated, r_extrapolated) = fits[False], fits[True]
+    assert np.all(np.asarray(plain.converged)) and np.all(np.asarray(extrapolated.converged))
+    # both certified: each objective is within its gap of the optimum, so they differ by less than both gaps
+    difference = np.abs(np.asarray(plain.objective) - np.asarray(extrapolated.objective))
+    assert np.all(difference <= np.asarray(plain.dual_gap) + np.asarray(extrapolated.dual_gap) + 1e-12)
+    assert np.sum(np.asarray(extrapolated.n_iter)) < 0.8 * np.sum(np.asarray(plain.n_iter))
+    # the R package's rule keeps its warm starts, and so its iterates
+    np.testing.assert_array_equal(np.asarray(r_plain.n_iter), np.asarray(r_extrapolated.n_iter))
+    np.testing.assert_array_equal(np.asarray(r_plain.W), np.asarray(r_extrapolated.W))
+
+
+def test_the_kkt_rule_returns_the_point_it_tested():
+    """The loop tests the conditions at its search point (where its gradient is); the
+    point returned is that one, so every lambda the loop stops at is certified."""
+    from mtlcomb_jax.simulate import simulate_mixed_tasks
+    Xs, ys, types, _ = simulate_mixed_tasks(10, 10, 200, 10, 100, seed=0)
+    path = mc.fit_path(mc.MultiTaskData.from_tasks(Xs, ys, types), n_lambdas=30, stop="kkt")
+    assert np.all(np.asarray(path.n_iter) < 5000)
+    assert np.all(np.asarray(path.converged))
+    assert np.all(np.asarray(path.kkt_residual) <= 1e-7)
