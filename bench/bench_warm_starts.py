@@ -1,6 +1,6 @@
 """Warm starts along the scanned path: the last solution, or its extrapolation.
 
-Each workload runs twice in this process, with ``mtlcomb_jax.path.EXTRAPOLATE_STARTS``
+Each workload runs twice in this process, with ``mtlcomb_jax.warm_starts.EXTRAPOLATE_STARTS``
 off and on (the setting is read when a program is traced, so the caches are cleared in
 between): total FISTA iterations over every problem and lambda, solves that did not meet
 the rule, and the warm time of the call (median of the repeats, compilation apart).
@@ -32,7 +32,7 @@ jax.config.update("jax_enable_x64", True)
 import numpy as np  # noqa: E402
 
 import mtlcomb_jax as mc  # noqa: E402
-import mtlcomb_jax.path as path_module  # noqa: E402
+import mtlcomb_jax.warm_starts as warm_starts  # noqa: E402
 from mtlcomb_jax.simulate import simulate_mixed_tasks  # noqa: E402
 
 
@@ -108,10 +108,10 @@ def main():
     for name, call in workloads(args.quick):
         rows = {}
         for flag in (False, True):
-            path_module.EXTRAPOLATE_STARTS = flag
+            warm_starts.EXTRAPOLATE_STARTS = flag
             jax.clear_caches()                 # the setting is read while tracing
             rows[flag] = measure(call, args.repeats)
-        path_module.EXTRAPOLATE_STARTS = True
+        warm_starts.EXTRAPOLATE_STARTS = True
         (i0, u0, n, t0), (i1, u1, _, t1) = rows[False], rows[True]
         print(f"{name:<58} {i0:>9} / {i1:<7} ({i1 / max(i0, 1):.2f} x) {u0:>4} / {u1:<4} of {n:<5} "
               f"{t0:7.3f} / {t1:.3f}")

@@ -3,7 +3,7 @@
 ``fit_path`` runs the whole path as one compiled ``lax.scan``, or with working sets
 as a Python loop over lambdas around compiled steps (:mod:`.working_set`): each lambda
 starts from the previous lambda's solution (W, b) (in the scan, for the certified rules,
-extrapolated from the two before, see :data:`EXTRAPOLATE_STARTS`), and, for the
+extrapolated from the two before, see :mod:`.warm_starts`), and, for the
 certified rules, from its step size too.
 """
 from __future__ import annotations
@@ -24,7 +24,7 @@ from .scaling import prepare_scaling, report_original, scaled_start
 from .sharding import to_device
 from .progress import advance, progress_bar, tick
 from .working_set import working_set_path
-from . import validation
+from . import validation, warm_starts
 from .penalties import row_norms
 from .fista import Settings, solve_problem
 from .objective import Problem, backproject_stack, lambda_max_problem, make_problem, null_intercepts, null_model
@@ -119,27 +119,6 @@ def check_lambda_max(lam_max, reference, data: MultiTaskData):
 
 
 # -- the path --------------------------------------------------------------------------
-#: The scanned path's certified rules ("gap", "kkt") start each lambda from the linear
-#: extrapolation, in log lambda, of the last two solutions (a predictor step along the
-#: path): on a log-spaced grid ``W_k + (W_k - W_{k-1})``, on another grid the step scaled
-#: by the ratio of the log-lambda steps (at most 1). The first step of FISTA projects the
-#: start back onto the penalty's sparsity, so a row the extrapolation moves wrongly costs
-#: little, and the rule certifies the solution wherever the start was. ``python
-#: bench/bench_warm_starts.py`` counts the iterations and times the workloads both ways.
-#: ``"relative"`` keeps the R package's warm starts (and iterates).
-EXTRAPOLATE_STARTS = True
-
-
-def start_steps(lambdas):
-    """(n_lambdas,) how far each lambda's start extrapolates the last two solutions
-    (:data:`EXTRAPOLATE_STARTS`): 0 for the first two lambdas (their previous solutions
-    are a start, not two path points), then the ratio of the log-lambda steps, in [0, 1]."""
-    log_lam = jnp.log(lambdas)
-    steps = log_lam[:-1] - log_lam[1:]                    # > 0 on a decreasing grid
-    ratios = jnp.where(steps[:-1] > 0, steps[1:] / jnp.where(steps[:-1] > 0, steps[:-1], 1.0), 0.0)
-    return jnp.concatenate([jnp.zeros((min(2, lambdas.shape[0]),), lambdas.dtype),
-                            jnp.clip(ratios, 0.0, 1.0)])
-
 @dataclasses.dataclass(frozen=True)
 class PathResult:
     """Solutions along a decreasing lambda grid.
@@ -207,7 +186,7 @@ def scan_path(problem: Problem, lambdas, W0, b0, settings: Settings, *, per_lamb
     per_lambda = per_lambda or (lambda fit: fit)
     # lambda_max and the null intercepts do not depend on lam: computed once for the path
     null = null_model(problem, settings.intercept)
-    extrapolate = EXTRAPOLATE_STARTS and settings.stop != "relative"
+    extrapolate = warm_starts.EXTRAPOLATE_STARTS and settings.stop != "relative"
 
     def body(carry, lam_and_step):
         W, b, gamma, W_last, b_last = carry
@@ -224,7 +203,7 @@ def scan_path(problem: Problem, lambdas, W0, b0, settings: Settings, *, per_lamb
         return (fit.W, fit.intercept, carry_gamma, carry[0], carry[1]), per_lambda(fit)
 
     gamma0 = jnp.ones((), W0.dtype)
-    steps = start_steps(lambdas).astype(W0.dtype)
+    steps = warm_starts.start_steps(lambdas).astype(W0.dtype)
     _, stacked = jax.lax.scan(body, (W0, b0, gamma0, W0, b0), (lambdas, steps))
     return stacked
 

@@ -70,7 +70,7 @@ def test_path_solution_is_a_solve_result_at_one_lambda(tutorial):
 
 
 def test_start_steps_follow_the_log_lambda_steps():
-    from mtlcomb_jax.path import start_steps
+    from mtlcomb_jax.warm_starts import start_steps
     np.testing.assert_allclose(np.asarray(start_steps(np.geomspace(1.0, 0.01, 6))), [0, 0, 1, 1, 1, 1], atol=1e-12)
     # steps ln 2, ln 2, ln 4/3, ln 3: the third lambda extrapolates fully, the fourth by
     # ln(4/3) / ln 2, the fifth by at most 1; a repeated lambda takes no step after it
@@ -82,14 +82,14 @@ def test_start_steps_follow_the_log_lambda_steps():
 
 @pytest.fixture
 def starts_switch(monkeypatch):
-    """Set path.EXTRAPOLATE_STARTS for a test; it is read while tracing, so the compiled
-    programs are dropped before and after."""
+    """Set warm_starts.EXTRAPOLATE_STARTS for a test; it is read while tracing, so the
+    compiled programs are dropped before and after."""
     import jax
 
-    from mtlcomb_jax import path
+    from mtlcomb_jax import warm_starts
 
     def switch(flag):
-        monkeypatch.setattr(path, "EXTRAPOLATE_STARTS", flag)
+        monkeypatch.setattr(warm_starts, "EXTRAPOLATE_STARTS", flag)
         jax.clear_caches()
     yield switch
     jax.clear_caches()
