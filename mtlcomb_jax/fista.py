@@ -377,6 +377,7 @@ def solve_problem(problem: Problem, W0, b0, settings: Settings, gamma0=1.0, null
     grad_W, grad_b, dual = gradients_and_dual(problem, V, state.W, settings.intercept)
     kkt = kkt_residual(problem, state.W, grad_W, grad_b)
     gap = jnp.maximum(state.objective - jnp.maximum(state.best_dual, dual), 0.0)
+    # tol in the data's dtype, as the loop's test (fista_step) compares it
     converged = meets_rule(settings.replace(tol=jnp.asarray(settings.tol, W0.dtype)), scale, gap=gap, kkt=kkt,
                            done=state.done)
     result = Fit(W=state.W, intercept=state.b, objective=state.objective, n_iter=state.n_iter,

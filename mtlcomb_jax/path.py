@@ -189,22 +189,24 @@ def scan_path(problem: Problem, lambdas, W0, b0, settings: Settings, *, per_lamb
     extrapolate = warm_starts.EXTRAPOLATE_STARTS and settings.stop != "relative"
 
     def body(carry, lam_and_step):
-        W, b, gamma, W_last, b_last = carry
+        W, b, gamma, last = carry       # last: the solution before (W, b), when extrapolating
         lam, step = lam_and_step
+        W_start, b_start = W, b
         if extrapolate:
-            W, b = W + step * (W - W_last), b + step * (b - b_last)
-        fit, gamma_out = solve_problem(problem._replace(lam=lam), W, b, settings, gamma0=gamma, null=null)
+            W_start, b_start = W + step * (W - last[0]), b + step * (b - last[1])
+        fit, gamma_out = solve_problem(problem._replace(lam=lam), W_start, b_start, settings, gamma0=gamma,
+                                       null=null)
         carry_gamma = gamma if settings.stop == "relative" else gamma_out
         if progress:
             # Tick with a per-problem value (n_iter): under vmap the callback then counts
             # every problem. lam would not do: when the batch uses one grid (explicit CV
             # lambdas, stability selection) lam is not batched and counts once per lambda.
             tick(fit.n_iter)
-        return (fit.W, fit.intercept, carry_gamma, carry[0], carry[1]), per_lambda(fit)
+        return (fit.W, fit.intercept, carry_gamma, (W, b) if extrapolate else ()), per_lambda(fit)
 
     gamma0 = jnp.ones((), W0.dtype)
     steps = warm_starts.start_steps(lambdas).astype(W0.dtype)
-    _, stacked = jax.lax.scan(body, (W0, b0, gamma0, W0, b0), (lambdas, steps))
+    _, stacked = jax.lax.scan(body, (W0, b0, gamma0, (W0, b0) if extrapolate else ()), (lambdas, steps))
     return stacked
 
 

@@ -10,11 +10,8 @@ certifies the solution wherever it started. ``"relative"`` keeps the R package's
 starts, and so its iterates.
 
 The working sets (:mod:`.working_set`) keep their own starts: the last solution, or where
-working ahead got (:mod:`.batched`). Extrapolating there too, for the problems that did
-not work ahead (the rows of the earlier solution joining the next set), took 0.88 to
-0.93 x the iterations on a p = 1,000 least-squares path and a p = 3,000 float32 CV, but
-the gene-expression benchmark (``python bench/bench_genomics.py --separate``) 69.5 s
-against 65.0 s, with larger sets.
+working ahead got (:mod:`.batched`), which is nearer the next solution already
+(CHANGELOG.md records extrapolating there too, measured slower at gene scale).
 """
 from __future__ import annotations
 
