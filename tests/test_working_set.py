@@ -118,9 +118,31 @@ def test_violators_enter_worst_first_and_at_most_double_the_set():
     violators[0, 100:600] = True
     priority = np.zeros((1, p))
     priority[0, 100:600] = np.arange(500)           # the last violators are the worst
-    grown = grown_sets(sets, violators, priority, p, one_set=False)
+    grown = grown_sets(sets, violators, sets, priority, p, one_set=False)    # all 100 members active
     assert grown.sum() == 256
     assert grown[0, 600 - 156:600].all() and not grown[0, 100:600 - 156].any()
+
+
+def test_a_set_keeps_its_bucket_when_its_active_features_and_violators_fit():
+    p = 1000
+    sets = np.zeros((2, p), bool)
+    sets[:, :512] = True                             # full buckets of 512
+    active = np.zeros((2, p), bool)
+    active[0, :300] = True
+    active[1, :510] = True
+    violators = np.zeros((2, p), bool)
+    violators[:, 700:705] = True
+    priority = np.zeros((2, p))
+    priority[:, :512] = np.linspace(1.0, 0.5, 512)   # members: the last ones are the least promising
+    priority[:, 700:705] = 2.0
+    priority[:, 800] = 0.9                           # an outsider above the weakest members
+    grown = grown_sets(sets, violators, active, priority, p, one_set=False)
+    # 305 active or violating fit in 512: the bucket stays, the weakest members leave
+    assert grown[0].sum() == 512 and bucket_size(int(grown[0].sum()), p) == 512
+    assert grown[0, :300].all() and grown[0, 700:705].all() and grown[0, 800]
+    assert not grown[0, 512 - 6:512].any() and grown[0, :512 - 6].all()
+    # 515 do not fit: the set doubles, keeping every member
+    assert grown[1, :512].all() and grown[1, 700:705].all() and grown[1].sum() == 517
 
 
 def test_shared_set_takes_all_violators_in_the_smallest_bucket_that_holds_them():
@@ -130,7 +152,7 @@ def test_shared_set_takes_all_violators_in_the_smallest_bucket_that_holds_them()
     violators = np.zeros((3, p), bool)
     violators[0, 7000:7010] = True
     violators[2, 7005:7100] = True                   # the union of violators: 100 features
-    grown = grown_sets(sets, violators, np.zeros((3, p)), p, one_set=True)
+    grown = grown_sets(sets, violators, sets, np.zeros((3, p)), p, one_set=True)
     assert (grown[0] == grown[2]).all()
     assert grown[0].sum() == 6244 and grown[0, 7000:7100].all()    # not doubled to 12,288
     assert bucket_size(int(grown[0].sum()), p) == 8192
