@@ -53,7 +53,9 @@ def predictor(X, W, b):
     W : (n_features, n_tasks);  b : (n_tasks,)
     """
     if X.ndim == 2:
-        return (X @ W).T + b[:, None]
+        # With the transpose folded into it, XLA:CPU's dot takes 2 to 2.7 x as long (n = 200,
+        # p = 1,000, T = 20, float64: 523 against 196 us; ad hoc, 2026-12-01).
+        return transposed(X @ W) + b[:, None]
     return jnp.einsum("tnp,pt->tn", X, W) + b[:, None]
 
 

@@ -278,10 +278,11 @@ def _take_best(chosen, candidates, priority, limit):
     return chosen
 
 
-def _initial_set(active, strong, priority, room, n_features):
-    """One set (p,): the active features plus the best candidates, up to a bucket of active + room."""
+def _initial_set(active, start_rows, strong, priority, room, n_features):
+    """One set (p,): the active features, then the start's other nonzero rows, then the best
+    candidates, up to a bucket of active + room."""
     limit = bucket_size(int(active.sum()) + room, n_features)     # at least the smallest bucket
-    return _take_best(active, strong, priority, limit)
+    return _take_best(_take_best(active, start_rows, priority, limit), strong, priority, limit)
 
 
 def _one_union(one_set, n_problems):
@@ -291,22 +292,36 @@ def _one_union(one_set, n_problems):
     return one_set and n_problems > 1
 
 
-def initial_sets(active, strong, priority, n_features, one_set):
-    """First working sets (K, p) at a lambda: every active feature plus the best strong-rule
-    candidates. Inputs are (K, p).
+def initial_sets(active, start_rows, strong, priority, n_features, one_set):
+    """First working sets (K, p) at a lambda from the last solutions' ``active`` features,
+    the warm starts' nonzero rows ``start_rows``, the strong rule's candidates ``strong``
+    and their ``priority``, all (K, p).
 
     A problem's set holds at most a bucket of twice its active count (also a single
-    problem under ``one_set``). A set shared by K > 1 problems (the union) holds the
-    union's active features plus ``UNION_ROOM`` times the largest problem's active
-    count, not twice the union: the K problems' supports overlap but differ, and the
-    union of 10 folds is several times one fold's support (see :data:`UNION_ROOM`).
+    problem under ``one_set``): its active features, then its start's other rows and the
+    strong candidates by priority. It is sized by the solution, not by the start: a start
+    that working ahead reached after a few iterations can have many more nonzero rows
+    than any solution. On the 5-fold CV at p = 5,000 of ``python bench/harness.py`` one
+    fold's start had all 2,048 rows of its set nonzero, twice the other folds' supports,
+    and sized by it the batch (which runs at its largest bucket) took its last lambdas on
+    4,096 and 5,120 columns: 5.1 to 5.3 s, against 3.2 s. A start row left out of the set
+    starts at zero.
+
+    A set shared by K > 1 problems (the union) holds the union's active and start rows
+    plus ``UNION_ROOM`` times the largest problem's count of them, not twice the union:
+    the K problems' supports overlap but differ, and the union of 10 folds is several
+    times one fold's support (see :data:`UNION_ROOM`, measured with the start rows
+    counted; sized by the solutions alone, the gene-expression CV takes 65.0 against
+    53.5 s).
     """
     if _one_union(one_set, active.shape[0]):
-        room = int(UNION_ROOM * active.sum(axis=1).max())
-        one = _initial_set(active.any(axis=0), strong.any(axis=0), priority.max(axis=0), room, n_features)
+        counted = active | start_rows
+        room = int(UNION_ROOM * counted.sum(axis=1).max())
+        union = counted.any(axis=0)
+        one = _initial_set(union, union, strong.any(axis=0), priority.max(axis=0), room, n_features)
         return np.broadcast_to(one, active.shape)
-    return np.stack([_initial_set(active[k], strong[k], priority[k], int(active[k].sum()), n_features)
-                     for k in range(active.shape[0])])
+    return np.stack([_initial_set(active[k], start_rows[k], strong[k], priority[k], int(active[k].sum()),
+                                  n_features) for k in range(active.shape[0])])
 
 
 def grown_sets(sets, violators, active, priority, n_features, one_set):
@@ -368,7 +383,8 @@ class _LambdaSolution(NamedTuple):
     complete: bool          # no feature outside the working set violates optimality
     point: DualPoint        # the solutions' dual ingredients (the next lambda's carried dual)
     next_start: _Start      # where the last solve got at the next lambda (the solution where it did not)
-    next_active: np.ndarray  # (K, p) features nonzero in the solution or in next_start
+    active: np.ndarray      # (K, p) features nonzero in the solution
+    next_start_rows: np.ndarray  # (K, p) ... and in next_start
     columns: np.ndarray     # (K, m) the last solve's columns: W is fit.W (K, m, T) scattered on them
     valid: np.ndarray       # (K, m) False on padding columns
 
@@ -429,12 +445,13 @@ def _solve_at_lambda(problem, lam, next_lam, work_ahead, sets, start, settings, 
             break
     next_start = _Start(W=scatter_columns(fit.ahead.W, columns, valid, n_features=n_features), b=fit.ahead.b,
                         z=fit.ahead.z, gamma=gamma)
-    # The rows active at the next lambda's start: the solution's and where working ahead got.
-    active = host.active.copy()
+    # The rows nonzero in the next lambda's start: where working ahead got.
+    start_rows = np.zeros_like(host.active)
     for k in range(n_problems):
-        active[k, columns[k][valid[k] & host.ahead_rows[k]]] = True
+        start_rows[k, columns[k][valid[k] & host.ahead_rows[k]]] = True
     return _LambdaSolution(W=W, b=b, fit=fit, host=host, objective=F, gap=gap, kkt=kkt, n_iter=iterations,
-                           complete=not violators.any(), point=point, next_start=next_start, next_active=active,
+                           complete=not violators.any(), point=point, next_start=next_start, active=host.active,
+                           next_start_rows=start_rows,
                            columns=columns, valid=valid)
 
 
@@ -566,6 +583,7 @@ def working_set_path(problem: Problem, lambdas, W0, b0, settings: Settings, *, l
                              no_dual_point(problem, n_problems), column_norms, intercept=intercept)
     grad_norms, active, lam_prev, scale = to_host((start_check[0], start_check[4], lambda_start, scale))
     lam_prev, scale = lam_prev.astype(np.float64), scale.astype(np.float64)
+    start_rows = active
     point = start_check[-1]
     n_iters, convergeds = [], []
     kept = None if keep_W is None else _KeptRows(int(keep_W), n_lambdas, n_features)
@@ -576,15 +594,15 @@ def working_set_path(problem: Problem, lambdas, W0, b0, settings: Settings, *, l
         # Working ahead changes the next lambda's warm start, so not under "relative",
         # which keeps the R package's iterates.
         work_ahead = np.full(n_problems, stop != "relative" and not last)
-        # Strong rule plus everything already active (in the last solution or in the
-        # warm start), per problem (sets are unions under ``one_set``).
+        # Everything active in the last solution, then the warm start's rows and the strong
+        # rule's candidates, per problem (sets are unions under ``one_set``).
         strong = grad_norms >= (2.0 * lam - lam_prev)[:, None]
-        sets = initial_sets(active, strong, grad_norms / lam[:, None], n_features, one_set)
+        sets = initial_sets(active, start_rows, strong, grad_norms / lam[:, None], n_features, one_set)
         sol = _solve_at_lambda(problem, lam, next_lam, work_ahead, sets, start, settings, scale, point,
                                column_norms, max_rounds=max_rounds, one_set=one_set,
                                mesh=mesh, keep_rows=kept is not None)
         W, b, grad_norms, point, start = sol.W, sol.b, sol.host.grad_norms, sol.point, sol.next_start
-        active = sol.next_active
+        active, start_rows = sol.active, sol.next_start_rows
         # iterations spent ahead at this lambda count towards it
         n_iter = sol.n_iter + ahead_iter
         ahead_iter = sol.host.ahead_iter

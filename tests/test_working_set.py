@@ -96,18 +96,38 @@ def test_first_working_set_is_the_active_features_plus_the_best_candidates_up_to
     active[1, :10] = True                       # 10 active: room up to MIN_BUCKET
     strong = np.ones((2, p), bool)
     priority = np.tile(np.arange(p)[::-1].astype(float), (2, 1))   # lower index, higher priority
-    sets = initial_sets(active, strong, priority, p, one_set=False)
+    sets = initial_sets(active, active, strong, priority, p, one_set=False)
     assert sets.sum(axis=1).tolist() == [256, MIN_BUCKET]
     assert sets[0, :256].all() and sets[1, :MIN_BUCKET].all()     # the highest-priority candidates
     # A shared set: the union's active features (150 here) plus room for a quarter of
     # the largest problem's active count (25): 175 -> a bucket of 256, filled with the best
     # candidates; not twice the union (300 -> 512).
     active[1, 100:150] = True
-    shared = initial_sets(active, strong, priority, p, one_set=True)
+    shared = initial_sets(active, active, strong, priority, p, one_set=True)
     assert (shared[0] == shared[1]).all() and shared[0].sum() == 256
     # 240 union features + room 37 (a quarter of problem 1's 150) > 256: the next bucket
     active[1, 150:240] = True
-    assert initial_sets(active, strong, priority, p, one_set=True)[0].sum() == 512
+    assert initial_sets(active, active, strong, priority, p, one_set=True)[0].sum() == 512
+
+
+def test_a_start_with_many_nonzero_rows_does_not_size_the_set_but_its_rows_come_first():
+    p = 5000
+    active = np.zeros((1, p), bool)
+    active[0, :100] = True                          # the solution: 100 active, a bucket of 256
+    start_rows = np.zeros((1, p), bool)
+    start_rows[0, :1000] = True                     # working ahead left 1,000 nonzero rows
+    strong = np.ones((1, p), bool)
+    priority = -np.arange(p, dtype=float)[None]
+    priority[0, 1500:1600] = 5.0                    # strong candidates above the start's rows
+    sets = initial_sets(active, start_rows, strong, priority, p, one_set=False)
+    assert sets.sum() == 256                        # not the 2,048 that 1,000 active rows would take
+    assert sets[0, :256].all() and not sets[0, 1500:1600].any()
+    # shared by two problems (a union), the start's rows count as active
+    union = initial_sets(np.repeat(active, 2, 0), np.repeat(start_rows, 2, 0), np.repeat(strong, 2, 0),
+                         np.repeat(priority, 2, 0), p, one_set=True)
+    # (1,000 of them plus a quarter of that as room: a bucket of 2,048, filled by priority)
+    assert (union[0] == union[1]).all() and union[0].sum() == 2048
+    assert union[0, :1000].all() and union[0, 1500:1600].all()
 
 
 def test_violators_enter_worst_first_and_at_most_double_the_set():
@@ -254,5 +274,5 @@ def test_wide_problems_start_from_a_larger_smallest_bucket():
     # a first set on 20,000 features holds at least that bucket, filled with the best candidates
     active = np.zeros((1, 20_000), bool)
     active[0, :3] = True
-    sets = initial_sets(active, np.ones_like(active), -np.arange(20_000.0)[None], 20_000, one_set=False)
+    sets = initial_sets(active, active, np.ones_like(active), -np.arange(20_000.0)[None], 20_000, one_set=False)
     assert sets.sum() == 256 and sets[0, :256].all()
