@@ -384,7 +384,7 @@ class _LambdaSolution(NamedTuple):
     point: DualPoint        # the solutions' dual ingredients (the next lambda's carried dual)
     next_start: _Start      # where the last solve got at the next lambda (the solution where it did not)
     active: np.ndarray      # (K, p) features nonzero in the solution
-    next_start_rows: np.ndarray  # (K, p) ... and in next_start
+    next_start_rows: np.ndarray  # (K, p) features nonzero in next_start
     columns: np.ndarray     # (K, m) the last solve's columns: W is fit.W (K, m, T) scattered on them
     valid: np.ndarray       # (K, m) False on padding columns
 
