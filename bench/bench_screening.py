@@ -82,7 +82,7 @@ def main():
         for name in ("path", "cv"):
             for when in ("first", "warm"):
                 if picked[name][when] > other[name][when]:
-                    verdicts.append(f"{name} {when} slower")
+                    verdicts.append(f"{'CV' if name == 'cv' else name} {when} slower")
         cells = [f"{r[name]['first']:.2f} / {r[name]['warm']:.2f}"
                  + ("" if r[name]["converged"] else " (not converged)")
                  for name in ("path", "cv") for r in (scan, sets)]

@@ -43,12 +43,12 @@ def check_data_dtype(data: MultiTaskData):
 
 #: ``screening="auto"`` uses working sets when a feature's column of X (one row of W's
 #: products) holds at least this many bytes: p >= 5,000 in float64, p >= 10,000 in float32.
-#: A working-set path compiles one solver per set size, whatever the dtype, where the full
-#: scan compiles one and costs in proportion to p; from this width on working sets are the
-#: faster of the two including their compilation, at the first call and warm, for the path
-#: and the CV (the shared-X path and 5-fold CV of ``python bench/bench_first_call.py``, run
-#: at p = 1,000 to 10,000 with ``screening=False`` and ``True``). Both certify the same gap
-#: in either dtype.
+#: A working-set path compiles one solver per set size, whatever the dtype (a first path
+#: call of about 7 s), where the full scan compiles one and costs in proportion to p. From
+#: this width on working sets are 2.1 to 3.7 x faster warm, for the path and the CV, and the
+#: CV's first call is equal or faster in float64 (1.4 x slower in float32 at p = 10,000);
+#: below it their first calls cost 1.4 to 4.3 x the scan's (``python bench/bench_screening.py``,
+#: bench/README.md). Both certify the same gap in either dtype.
 AUTO_MIN_ROW_BYTES = 40_000
 
 
