@@ -43,7 +43,7 @@ for name, call in calls.items():
     for _ in range(repeats + 1):
         start = time.perf_counter()
         result = call()
-        jax.block_until_ready(result.lambdas)
+        jax.block_until_ready(getattr(result, "W", result.lambdas))
         times.append(time.perf_counter() - start)
     out[name] = dict(first=times[0], warm=float(np.median(times[1:])),
                      converged=bool(np.all(np.asarray(result.converged))))
@@ -54,7 +54,10 @@ print(json.dumps(out))
 def run_child(n, p, dtype, screening, repeats):
     code = textwrap.dedent(CHILD.format(n=n, p=p, dtype=dtype, screening=screening, repeats=repeats))
     env = dict(os.environ, MTLCOMB_JAX_CACHE="0")
-    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    if done.returncode != 0:
+        sys.stderr.write(done.stderr)
+        raise RuntimeError(f"the case p = {p}, {dtype}, screening={screening} failed (its stderr is above)")
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 

@@ -47,7 +47,8 @@ def check_data_dtype(data: MultiTaskData):
 #: call of about 7 s), where the full scan compiles one and costs in proportion to p. From
 #: this width on working sets are 2.1 to 3.7 x faster warm, for the path and the CV, and the
 #: CV's first call is equal or faster in float64 (1.4 x slower in float32 at p = 10,000);
-#: below it their first calls cost 1.4 to 4.3 x the scan's (``python bench/bench_screening.py``,
+#: just below it (p = 3,000 in float64, 5,000 in float32) they are faster warm too, but their
+#: first calls cost 1.4 to 4.3 x the scan's (``python bench/bench_screening.py``,
 #: bench/README.md). Both certify the same gap in either dtype.
 AUTO_MIN_ROW_BYTES = 40_000
 

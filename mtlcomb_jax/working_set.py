@@ -206,6 +206,15 @@ def predictors(problem: Problem, W, b):
     return jax.vmap(losses.predictor, in_axes=(None, 0, 0))(problem.X, W, b)
 
 
+@compact_jit
+def restricted_start(problem: Problem, W, b, in_set):
+    """K starts W (K, p, T), b (K, T) with their rows outside the sets ``in_set`` (K, p) set
+    to zero, and their predictors (K, T, n_max): a solve on the sets starts there, and its
+    predictors must be those of the point it starts at."""
+    W = W * in_set[:, :, None].astype(W.dtype)
+    return W, jax.vmap(losses.predictor, in_axes=(None, 0, 0))(problem.X, W, b)
+
+
 @compact_jit(static_argnames=("intercept",))
 def full_check(problem: Problem, W, b, z, in_set, loop: DualPoint, previous: DualPoint, column_norms=None, *,
                intercept):
@@ -304,8 +313,8 @@ def initial_sets(active, start_rows, strong, priority, n_features, one_set):
     than any solution. On the 5-fold CV at p = 5,000 of ``python bench/harness.py`` one
     fold's start had all 2,048 rows of its set nonzero, twice the other folds' supports,
     and sized by it the batch (which runs at its largest bucket) took its last lambdas on
-    4,096 and 5,120 columns: 5.1 to 5.3 s, against 3.2 s. A start row left out of the set
-    starts at zero.
+    4,096 and 5,120 columns: 5.1 to 5.3 s, against 3.15 s. A start row left out of the set
+    starts at zero (:func:`restricted_start`, which makes the start's predictors match).
 
     A set shared by K > 1 problems (the union) holds the union's active and start rows
     plus ``UNION_ROOM`` times the largest problem's count of them, not twice the union:
@@ -318,7 +327,8 @@ def initial_sets(active, start_rows, strong, priority, n_features, one_set):
         counted = active | start_rows
         room = int(UNION_ROOM * counted.sum(axis=1).max())
         union = counted.any(axis=0)
-        one = _initial_set(union, union, strong.any(axis=0), priority.max(axis=0), room, n_features)
+        # the start's rows are in ``union`` already: no further start rows to prefer
+        one = _initial_set(union, np.zeros_like(union), strong.any(axis=0), priority.max(axis=0), room, n_features)
         return np.broadcast_to(one, active.shape)
     return np.stack([_initial_set(active[k], start_rows[k], strong[k], priority[k], int(active[k].sum()),
                                   n_features) for k in range(active.shape[0])])
@@ -333,9 +343,10 @@ def grown_sets(sets, violators, active, priority, n_features, one_set):
     (the inactive members least likely to enter leave). Otherwise the set at most
     doubles, worst violators first (celer's rule). Growing a full set by a few violators
     would otherwise double its bucket, and the K problems of a batch share the largest
-    bucket: on the 5-fold CV at p = 5,000 of ``python bench/harness.py``, one fold's set of
-    512 columns growing to 513 ran the whole batch on 1,024 columns, and a later round on
-    4,096 (4.70 s; keeping the bucket: 3.63 s, the same rounds).
+    bucket: on the 5-fold CV at p = 5,000 of ``python bench/harness.py`` (measured with first
+    sets sized by the starts' rows, not as :func:`initial_sets` sizes them), one fold's set
+    of 512 columns growing to 513 ran the whole batch on 1,024 columns, and a later round
+    on 4,096: 4.70 s, against 3.63 s keeping the bucket, in the same rounds.
 
     A set shared by K > 1 problems takes all their violators, in the smallest bucket that
     holds them: it is already the union of K problems' sets, and doubling it would
@@ -598,6 +609,9 @@ def working_set_path(problem: Problem, lambdas, W0, b0, settings: Settings, *, l
         # rule's candidates, per problem (sets are unions under ``one_set``).
         strong = grad_norms >= (2.0 * lam - lam_prev)[:, None]
         sets = initial_sets(active, start_rows, strong, grad_norms / lam[:, None], n_features, one_set)
+        if (start_rows & ~sets).any():      # the start's rows left out start at zero
+            W_start, z_start = restricted_start(problem, start.W, start.b, sets)
+            start = start._replace(W=W_start, z=z_start)
         sol = _solve_at_lambda(problem, lam, next_lam, work_ahead, sets, start, settings, scale, point,
                                column_norms, max_rounds=max_rounds, one_set=one_set,
                                mesh=mesh, keep_rows=kept is not None)

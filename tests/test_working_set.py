@@ -89,6 +89,36 @@ def test_per_fold_working_sets_on_a_shared_X_equal_the_vmapped_scan(shared_wide,
     assert screened.converged.all()
 
 
+@pytest.mark.parametrize("stop", ["kkt", "gap"])
+def test_start_rows_left_out_of_a_set_leave_the_start_predictors_and_all(shared_wide, monkeypatch, stop):
+    """Where a first set leaves out rows of the warm start (forced here: no start row outside
+    the last solution's support enters), the solve starts without them, predictors
+    included: the predictors handed on per lambda are those of the returned W and b."""
+    real, left_out = working_set.initial_sets, []
+
+    def without_start_rows(active, start_rows, strong, priority, n_features, one_set):
+        sets = real(active, active, strong & ~(start_rows & ~active), priority, n_features, one_set)
+        left_out.append(bool((start_rows & ~sets).any()))
+        return sets
+
+    monkeypatch.setattr(working_set, "initial_sets", without_start_rows)
+    problem = mc.objective.make_problem(shared_wide, 0.0)
+    K, p, T = 3, shared_wide.n_features, shared_wide.n_tasks
+    lam_max = float(mc.lambda_max(shared_wide))
+    lambdas = lam_max * np.geomspace(0.5, 0.02, 8)[None] * (1.0 + 0.15 * np.arange(K))[:, None]
+    batch = problem._replace(weights=jnp.stack([problem.weights] * K), lam=jnp.zeros((K,)))
+    null_loss = float(mc.losses.null_loss(problem.y, problem.weights, problem.is_classification, problem.scales, True))
+    stacked, _, converged, _ = working_set.working_set_path(
+        batch, lambdas, jnp.zeros((K, p, T)), jnp.zeros((K, T)),
+        mc.fista.Settings(tol=1e-3 if stop == "kkt" else 1e-6, max_iter=5000, intercept=True, stop=stop),
+        lambda_start=np.full(K, lam_max), scale=np.full(K, null_loss),
+        per_lambda=lambda fit, z: (fit.W, fit.intercept, z))
+    assert any(left_out) and np.all(converged)
+    W, b, z = (np.asarray(a) for a in stacked)                    # (L, K, p, T), (L, K, T), (L, K, T, n)
+    X = np.asarray(problem.X)
+    np.testing.assert_allclose(z, np.einsum("np,lkpt->lktn", X, W) + b[..., None], rtol=1e-9, atol=1e-9)
+
+
 def test_first_working_set_is_the_active_features_plus_the_best_candidates_up_to_twice_their_count():
     p = 1000
     active = np.zeros((2, p), bool)
@@ -163,6 +193,11 @@ def test_a_set_keeps_its_bucket_when_its_active_features_and_violators_fit():
     assert not grown[0, 512 - 6:512].any() and grown[0, :512 - 6].all()
     # 515 do not fit: the set doubles, keeping every member
     assert grown[1, :512].all() and grown[1, 700:705].all() and grown[1].sum() == 517
+    # at the bucket's edge: 507 + 5 = 512 fit, 508 + 5 do not
+    active[1, 507:] = False
+    assert grown_sets(sets, violators, active, priority, p, one_set=False)[1].sum() == 512
+    active[1, 507] = True
+    assert grown_sets(sets, violators, active, priority, p, one_set=False)[1].sum() == 517
 
 
 def test_shared_set_takes_all_violators_in_the_smallest_bucket_that_holds_them():
