@@ -42,7 +42,6 @@ monitoring.register_event_listener(
     lambda event, **kw: hits.append(event) if event == "/jax/compilation_cache/cache_hits" else None)
 case, n, p, repeats = {case!r}, {n}, {p}, {repeats}
 kind, dtype = case.split("-")[0], np.float32 if case.endswith("float32") else np.float64
-rng = np.random.default_rng(0)
 if kind == "tutorial":      # the R tutorial's data (tests/fixtures), its first n samples and p features
     raw = np.load({fixture!r})
     types = ["classification" if t in raw["classification_tasks"] else "regression" for t in range(20)]
@@ -51,11 +50,8 @@ if kind == "tutorial":      # the R tutorial's data (tests/fixtures), its first 
     call = lambda: mc.fit_path(data, n_lambdas=50, lambda_min_ratio=0.001, intercept=False, stop="relative",
                                tol=1e-6, max_iter=20000)
 else:
-    X = rng.standard_normal((n, p)).astype(dtype)
-    W = np.zeros((p, 6)); W[:20] = rng.standard_normal((20, 6))
-    Z = X @ W + rng.standard_normal((n, 6))
-    Y = np.column_stack([Z[:, :3], (Z[:, 3:] > 0).astype(float)])
-    data = mc.MultiTaskData.from_outcomes(X, Y, ["regression"] * 3 + ["classification"] * 3)
+    from mtlcomb_jax.benchmarking import shared_mixed_data
+    data = shared_mixed_data(n, p, dtype)
     if kind == "path":
         call = lambda: mc.fit_path(data, n_lambdas=30)
     else:

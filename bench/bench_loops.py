@@ -35,6 +35,7 @@ CHILD = textwrap.dedent("""
     jax.config.update("jax_enable_x64", True)
     import numpy as np
     import mtlcomb_jax as mc
+    from mtlcomb_jax.benchmarking import shared_mixed_data
     warnings.simplefilter("ignore")
     quick, repeats = {quick}, {repeats}
     raw = np.load({fixture!r})
@@ -42,12 +43,8 @@ CHILD = textwrap.dedent("""
     types = ["classification" if t in raw["classification_tasks"] else "regression" for t in range(20)]
     tutorial = mc.MultiTaskData.from_tasks([raw[f"X{{t}}"][:n_t, :p_t] for t in range(20)],
                                            [raw[f"y{{t}}"][:n_t] for t in range(20)], types)
-    rng = np.random.default_rng(0)
     n, p = (60, 300) if quick else (200, 1000)
-    X = rng.standard_normal((n, p)); W = np.zeros((p, 6)); W[:20] = rng.standard_normal((20, 6))
-    Z = X @ W + rng.standard_normal((n, 6))
-    shared = mc.MultiTaskData.from_outcomes(X, np.column_stack([Z[:, :3], Z[:, 3:] > 0]),
-                                            ["regression"] * 3 + ["classification"] * 3)
+    shared = shared_mixed_data(n, p)
     cases = {{
         "tutorial path": lambda: mc.fit_path(tutorial, n_lambdas=50, lambda_min_ratio=0.001, intercept=False,
                                              stop="relative", tol=1e-6, max_iter=20000),

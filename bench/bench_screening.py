@@ -27,13 +27,9 @@ import jax
 jax.config.update("jax_enable_x64", True)
 import numpy as np
 import mtlcomb_jax as mc
+from mtlcomb_jax.benchmarking import shared_mixed_data
 n, p, dtype, screening, repeats = {n}, {p}, np.{dtype}, {screening}, {repeats}
-rng = np.random.default_rng(0)
-X = rng.standard_normal((n, p)).astype(dtype)
-W = np.zeros((p, 6)); W[:20] = rng.standard_normal((20, 6))
-Z = X @ W + rng.standard_normal((n, 6))
-Y = np.column_stack([Z[:, :3], (Z[:, 3:] > 0).astype(float)])
-data = mc.MultiTaskData.from_outcomes(X, Y, ["regression"] * 3 + ["classification"] * 3)
+data = shared_mixed_data(n, p, dtype)
 jax.block_until_ready(data.X)
 calls = dict(path=lambda: mc.fit_path(data, n_lambdas=30, screening=screening),
              cv=lambda: mc.cross_validate(data, n_folds=5, n_lambdas=30, screening=screening))

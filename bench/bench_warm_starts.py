@@ -33,17 +33,8 @@ import numpy as np  # noqa: E402
 
 import mtlcomb_jax as mc  # noqa: E402
 import mtlcomb_jax.warm_starts as warm_starts  # noqa: E402
+from mtlcomb_jax.benchmarking import shared_mixed_data  # noqa: E402
 from mtlcomb_jax.simulate import simulate_mixed_tasks  # noqa: E402
-
-
-def shared_mixed(n, p, dtype, seed=0):
-    rng = np.random.default_rng(seed)
-    X = rng.standard_normal((n, p)).astype(dtype)
-    W = np.zeros((p, 6))
-    W[:20] = rng.standard_normal((20, 6))
-    Z = X @ W + rng.standard_normal((n, 6))
-    Y = np.column_stack([Z[:, :3], (Z[:, 3:] > 0).astype(float)])
-    return mc.MultiTaskData.from_outcomes(X, Y, ["regression"] * 3 + ["classification"] * 3)
 
 
 def gse7390():
@@ -61,7 +52,7 @@ def gse7390():
 
 def workloads(quick):
     n, p, L, K, B = (60, 120, 10, 3, 10) if quick else (200, 1000, 30, 5, 50)
-    mixed, mixed32 = shared_mixed(n, p, np.float64), shared_mixed(n, p, np.float32)
+    mixed, mixed32 = shared_mixed_data(n, p, np.float64), shared_mixed_data(n, p, np.float32)
     each, n_tut, p_tut = (3, 40, 40) if quick else (10, 100, 200)
     Xs, ys, types, _ = simulate_mixed_tasks(each, each, p_tut, min(10, p_tut), n_tut, seed=0)
     tutorial = mc.MultiTaskData.from_tasks(Xs, ys, types)

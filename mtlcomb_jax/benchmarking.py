@@ -106,6 +106,20 @@ def _simulated(n_reg, n_cls, n, p, dtype=None, seed=0):
     return mc.MultiTaskData.from_tasks(Xs, ys, types)
 
 
+def shared_mixed_data(n, p, dtype=np.float64, seed=0):
+    """The benchmarks' shared-X problem: one X (n, p) in ``dtype`` for 3 regression and 3
+    classification outcomes, which 20 features drive (``bench/bench_first_call.py`` and the
+    scripts that compare against it)."""
+    import mtlcomb_jax as mc
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, p)).astype(dtype)
+    W = np.zeros((p, 6))
+    W[:20] = rng.standard_normal((20, 6))
+    Z = X @ W + rng.standard_normal((n, 6))
+    Y = np.column_stack([Z[:, :3], (Z[:, 3:] > 0).astype(float)])
+    return mc.MultiTaskData.from_outcomes(X, Y, ["regression"] * 3 + ["classification"] * 3)
+
+
 def _with_iterations(result):
     return result, int(np.sum(np.asarray(result.n_iter)))
 

@@ -2,9 +2,9 @@
 
 ``fit_path`` runs the whole path as one compiled ``lax.scan``, or with working sets
 as a Python loop over lambdas around compiled steps (:mod:`.working_set`): each lambda
-starts from the previous lambda's solution (W, b) (in the scan, for the certified rules,
-extrapolated from the two before, see :mod:`.warm_starts`), and, for the
-certified rules, from its step size too.
+starts from the previous lambda's solution (W, b); with the certified rules it carries
+the step size over too, and the scan extrapolates the start from the last two solutions
+(:mod:`.warm_starts`).
 """
 from __future__ import annotations
 

@@ -212,7 +212,7 @@ def restricted_start(problem: Problem, W, b, in_set):
     to zero, and their predictors (K, T, n_max): a solve on the sets starts there, and its
     predictors must be those of the point it starts at."""
     W = W * in_set[:, :, None].astype(W.dtype)
-    return W, jax.vmap(losses.predictor, in_axes=(None, 0, 0))(problem.X, W, b)
+    return W, predictors(problem, W, b)
 
 
 @compact_jit(static_argnames=("intercept",))
@@ -394,8 +394,7 @@ class _LambdaSolution(NamedTuple):
     complete: bool          # no feature outside the working set violates optimality
     point: DualPoint        # the solutions' dual ingredients (the next lambda's carried dual)
     next_start: _Start      # where the last solve got at the next lambda (the solution where it did not)
-    active: np.ndarray      # (K, p) features nonzero in the solution
-    next_start_rows: np.ndarray  # (K, p) features nonzero in next_start
+    next_start_rows: np.ndarray  # (K, p) features nonzero in next_start (host.active: in the solution)
     columns: np.ndarray     # (K, m) the last solve's columns: W is fit.W (K, m, T) scattered on them
     valid: np.ndarray       # (K, m) False on padding columns
 
@@ -461,9 +460,8 @@ def _solve_at_lambda(problem, lam, next_lam, work_ahead, sets, start, settings, 
     for k in range(n_problems):
         start_rows[k, columns[k][valid[k] & host.ahead_rows[k]]] = True
     return _LambdaSolution(W=W, b=b, fit=fit, host=host, objective=F, gap=gap, kkt=kkt, n_iter=iterations,
-                           complete=not violators.any(), point=point, next_start=next_start, active=host.active,
-                           next_start_rows=start_rows,
-                           columns=columns, valid=valid)
+                           complete=not violators.any(), point=point, next_start=next_start,
+                           next_start_rows=start_rows, columns=columns, valid=valid)
 
 
 class _RoundOnHost(NamedTuple):
@@ -616,7 +614,7 @@ def working_set_path(problem: Problem, lambdas, W0, b0, settings: Settings, *, l
                                column_norms, max_rounds=max_rounds, one_set=one_set,
                                mesh=mesh, keep_rows=kept is not None)
         W, b, grad_norms, point, start = sol.W, sol.b, sol.host.grad_norms, sol.point, sol.next_start
-        active, start_rows = sol.active, sol.next_start_rows
+        active, start_rows = sol.host.active, sol.next_start_rows
         # iterations spent ahead at this lambda count towards it
         n_iter = sol.n_iter + ahead_iter
         ahead_iter = sol.host.ahead_iter
