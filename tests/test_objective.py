@@ -65,26 +65,18 @@ def test_shared_x_predictor_matches_the_plain_product_batched_and_differentiated
         def plain(X, W):
             return (X @ W).T + b[:, None]
 
-        def check(a, b):
-            np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=rtol, atol=rtol)
-
-        check(ours(X, Ws[0]), plain(X, Ws[0]))
-        check(jax.vmap(ours, in_axes=(None, 0))(X, Ws), jax.vmap(plain, in_axes=(None, 0))(X, Ws))
-        Xs = jnp.stack([X, 2 * X, -X, X + 1])
-        check(jax.vmap(ours)(Xs, Ws), jax.vmap(plain)(Xs, Ws))
-        nested = jax.vmap(jax.vmap(ours, in_axes=(None, 0)), in_axes=(None, 0))
-        check(nested(X, Ws.reshape(2, 2, 7, 3)), jax.vmap(jax.vmap(plain, in_axes=(None, 0)), in_axes=(None, 0))(
-            X, Ws.reshape(2, 2, 7, 3)))
-        for f in (ours, plain):
-            assert f(X, Ws[0]).dtype == dtype
+        def both(transform, *args):
+            got, want = jax.jit(transform(ours))(*args), jax.jit(transform(plain))(*args)
+            jax.tree.map(lambda g, w: np.testing.assert_allclose(np.asarray(g), np.asarray(w), rtol=rtol,
+                                                                  atol=rtol), got, want)
+            assert jax.tree.leaves(got)[0].dtype == dtype
 
         def loss(f):
             return lambda X, W: jnp.sum(jnp.tanh(f(X, W)) ** 2)
 
-        for argnums in (0, 1, (0, 1)):
-            got = jax.grad(loss(ours), argnums=argnums)(X, Ws[0])
-            want = jax.grad(loss(plain), argnums=argnums)(X, Ws[0])
-            jax.tree.map(check, got, want)
-        folds = lambda f: lambda W: jnp.sum(jax.vmap(loss(f), in_axes=(None, 0))(X, W))    # noqa: E731
-        check(jax.grad(folds(ours))(Ws), jax.grad(folds(plain))(Ws))
-        check(jax.jacfwd(lambda W: ours(X, W))(Ws[0]), jax.jacfwd(lambda W: plain(X, W))(Ws[0]))
+        both(lambda f: f, X, Ws[0])
+        both(lambda f: jax.vmap(f, in_axes=(None, 0)), X, Ws)                     # K problems, one X
+        both(jax.vmap, jnp.stack([X, 2 * X, -X, X + 1]), Ws)                      # K problems, K X
+        both(lambda f: jax.grad(loss(f), argnums=(0, 1)), X, Ws[0])               # both tangents
+        both(lambda f: jax.grad(lambda W: jnp.sum(jax.vmap(loss(f), in_axes=(None, 0))(X, W))), Ws)
+        both(lambda f: jax.jacfwd(lambda W: f(X, W)), Ws[0])                     # X's tangent a zero
