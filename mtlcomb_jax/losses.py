@@ -75,10 +75,10 @@ def _forward_product_batched(axis_size, in_batched, X, W):
     """K problems' W (K, p, n_tasks) on one X (the folds of a shared X): one product with
     K * n_tasks columns whose output is asked for in the (K, n_tasks, n) layout directly.
     Unlike for one W, XLA:CPU computes that faster than the one-problem layout: the mixed
-    5-fold CV of ``bench_first_call.py`` (n = 200, p = 1,000, T = 6) runs warm in 0.89 to
-    0.90 x the time in float64 and float32, the all-regression one of ``harness.py``
-    (T = 20) in 0.96 x; 50 subsamples' stability selection takes the same time (ad hoc,
-    2026-12-01). A batched X (the folds' own working sets) keeps the one-problem layout."""
+    5-fold CV of ``bench_first_call.py`` (n = 200, p = 1,000, T = 6) runs warm in 0.86 to
+    0.90 x the time in float64 and 0.83 to 0.93 x in float32, the all-regression one of
+    ``harness.py`` (T = 20) in 0.96 x; 50 subsamples' stability selection takes the same
+    time (ad hoc, 2026-12-01). A batched X (the folds' own working sets) keeps the one-problem layout."""
     x_batched, w_batched = in_batched
     if x_batched:
         return jax.vmap(_forward_product, in_axes=(0, 0 if w_batched else None))(X, W), True
@@ -90,7 +90,7 @@ def _forward_product_batched(axis_size, in_batched, X, W):
 @jax.custom_jvp
 def _shared_forward(X, W):
     """:func:`_forward_product` with a batching rule of its own. ``custom_vmap`` has no
-    autodiff, so the product is linear in each argument and its tangent is made of
+    autodiff rule; the product is linear in each argument, so its tangent is made of
     plain products (none for an argument not differentiated)."""
     return _batchable_forward_product(X, W)
 
