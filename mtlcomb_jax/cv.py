@@ -22,7 +22,7 @@ from .buckets import pad_problem, pad_samples, unpad_rows
 from .data import MultiTaskData
 from .progress import advance, progress_bar
 from .scaling import prepare_scaling, report_original
-from .sharding import spread_batch, to_device, to_host, vmap_per_device
+from .sharding import batch_rows, run_batch, spread_batch, to_device, to_host, vmap_per_device
 from .working_set import working_set_path
 from .path import PathResult, check_grid_args, check_lambdas, fit_path, log_grid, problem_grid, scan_path
 from .objective import lambda_max_problem, make_problem
@@ -520,7 +520,7 @@ def cross_validate(data: MultiTaskData, *, n_folds=10, folds=None, stratify=True
         process's host.
     progress : show a tqdm bar over the solves: n_folds * n_lambdas, plus n_lambdas for
         the full data's path in the batch (``return_path`` with working sets) and for each
-        row that pads the batch to the devices (:func:`~mtlcomb_jax.sharding.spread_batch`)
+        row that pads the batch to the devices or threads (:func:`~mtlcomb_jax.sharding.run_batch`)
     screening : strong-rule working sets as in :func:`~mtlcomb_jax.path.fit_path`
         (with one X for all tasks each fold has its own set; with per-task X the folds
         share one, the union of theirs; the loop over lambdas then runs in Python around
@@ -575,20 +575,27 @@ def cross_validate(data: MultiTaskData, *, n_folds=10, folds=None, stratify=True
     # The full data's path as problem K + 1 of the screened batch.
     path_in_batch = bool(return_path) and screened
     train_w, test_w = fold_weights(problem, fold_ids, K, with_full=path_in_batch)
-    # padded to use every device (spread_batch); the padding's results are dropped below
-    (train_w, test_w), mesh = spread_batch((train_w, test_w), devices, K + path_in_batch)
     ratio = np.asarray(lambda_min_ratio, data.X.dtype)
     full_path = None
-    with progress_bar(int(train_w.shape[0]) * L, "cross-validation", "solve", progress):
+    if screened:
+        # padded to use every device (spread_batch); the padding's results are dropped below
+        (train_w, test_w), mesh = spread_batch((train_w, test_w), devices, K + path_in_batch)
+        rows = int(train_w.shape[0])
+    else:
+        rows = batch_rows(devices, K)
+    with progress_bar(rows * L, "cross-validation", "solve", progress):
         if screened:
-            fold_lambdas, metric, loss, n_iter, converged, full_path = _screened_cv(
-                problem, train_w, test_w, grid, ratio, options.settings, L, K, path_in_batch, mesh, data.n_features)
+            outputs = _screened_cv(problem, train_w, test_w, grid, ratio, options.settings, L, K, path_in_batch,
+                                   mesh, data.n_features)
+            # on the host (the screened CV's outputs hold the folds only)
+            fold_lambdas, metric, loss, n_iter, converged = to_host(outputs[:5])
+            full_path = outputs[5]
         else:
-            fold_lambdas, metric, loss, n_iter, converged = _cv_jit(
-                problem, train_w, test_w, grid, ratio, options.settings, n_lambdas=L, progress=progress, mesh=mesh)
-    # on the host: drop the padding rows (the screened CV's outputs hold the folds only)
-    fold_lambdas, metric, loss, n_iter, converged = (
-        a[:K] for a in to_host((fold_lambdas, metric, loss, n_iter, converged)))
+            # the folds over the devices or host threads (run_batch), the padding's results dropped
+            fold_lambdas, metric, loss, n_iter, converged = run_batch(
+                _cv_jit, lambda rows, mesh: ((problem, *rows, grid, ratio, options.settings),
+                                             dict(n_lambdas=L, progress=progress, mesh=mesh)),
+                (train_w, test_w), devices, K)
     raise_if_overflowed("cross_validate", data, (loss,), similarity=options.similarity, ridge=options.ridge)
     warn_if_not_converged(converged, n_iter, what="cross_validate", dtype=data.X.dtype)
     path = None

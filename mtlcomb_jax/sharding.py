@@ -1,4 +1,4 @@
-"""Spreading a batch axis (folds, subsamples) over JAX devices.
+"""Spreading a batch axis (folds, subsamples) over JAX devices, or over host threads.
 
 The batch is split along its leading axis with a ``NamedSharding`` over a one-axis
 ``Mesh`` (:func:`spread_batch`), and each device runs the batched computation on its
@@ -8,10 +8,21 @@ ahead at the next one until the other problems of its device finish, so the next
 warm starts, and the solutions to within the solver's tol, depend on the devices.
 Single-device runs skip the placement entirely. On a CPU, :func:`use_cpu_cores`
 makes one device per core.
+
+On one CPU device, :func:`run_batch` splits the batch over host threads instead, one per
+core (``MTLCOMB_JAX_THREADS`` sets the count; 1 turns it off): each thread runs the
+compiled program on its own share, and XLA:CPU runs the threads' programs at the same
+time. The solver's loops are bound by the latency of many small kernels, not by the
+cores: the mixed 5-fold CV of ``bench/bench_first_call.py`` takes 1.92 s warm on 2
+cores and 2.10 s pinned to one, and in 2 threads of 3 folds 1.35 s (float32: 0.48 ->
+0.30 s); 3 or 5 threads take longer than 2 there (ad hoc, 2026-12-02). Unlike
+:func:`use_cpu_cores` this needs no setting before JAX starts, and the threads share one
+copy of the data.
 """
 from __future__ import annotations
 
 import os
+from concurrent.futures import ThreadPoolExecutor
 
 import jax
 import jax.numpy as jnp
@@ -40,7 +51,7 @@ def use_cpu_cores(n_devices=None):
     Returns the number of CPU devices.
     """
     if n_devices is None:
-        n_devices = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        n_devices = host_cores()
     if isinstance(n_devices, bool) or not isinstance(n_devices, (int, np.integer)) or n_devices < 1:
         raise ValueError(f"n_devices={n_devices!r} must be a positive integer, or None for one device per core.")
     try:
@@ -57,6 +68,16 @@ def use_cpu_cores(n_devices=None):
 BATCH = jax.sharding.PartitionSpec("batch")   #: the leading (problem) axis, split over the devices
 
 
+def _devices_used(devices, batch_size):
+    """(the devices a batch of batch_size rows uses, rows per device): the busiest device's
+    share times the devices used covers the batch (see :func:`spread_batch`)."""
+    devices = list(jax.local_devices() if devices is None else devices)
+    if not devices:
+        raise ValueError("devices is empty; pass None (all local devices) or a list of JAX devices.")
+    per_device = -(-batch_size // min(len(devices), batch_size))
+    return devices[:-(-batch_size // per_device)], per_device
+
+
 def spread_batch(arrays, devices, batch_size):
     """Pad a batch for :func:`run_per_device` and place it: ``(arrays, mesh)``.
 
@@ -68,11 +89,7 @@ def spread_batch(arrays, devices, batch_size):
     ``batch_size``. ``devices`` defaults to all local ones; ``mesh`` is a one-axis
     (``"batch"``) Mesh, or None on one device (then nothing is padded or placed).
     """
-    devices = list(jax.local_devices() if devices is None else devices)
-    if not devices:
-        raise ValueError("devices is empty; pass None (all local devices) or a list of JAX devices.")
-    per_device = -(-batch_size // min(len(devices), batch_size))
-    used = devices[:-(-batch_size // per_device)]
+    used, per_device = _devices_used(devices, batch_size)
     if len(used) == 1:
         return arrays, None
     size = len(used) * per_device
@@ -81,6 +98,74 @@ def spread_batch(arrays, devices, batch_size):
     mesh = jax.sharding.Mesh(np.array(used), ("batch",))
     placement = jax.sharding.NamedSharding(mesh, BATCH)
     return tuple(jax.device_put(a, placement) for a in arrays), mesh
+
+
+def host_cores() -> int:
+    """The number of cores this process may run on (its CPU affinity where the OS says)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def host_threads(devices, batch_size) -> int:
+    """How many host threads :func:`run_batch` splits a batch of batch_size rows over: one
+    per core (``MTLCOMB_JAX_THREADS`` when set), at most one per row, where the batch runs
+    on one CPU device; else 1 (several devices, or an accelerator, which runs one
+    program at a time anyway)."""
+    used, _ = _devices_used(devices, batch_size)
+    if len(used) > 1 or used[0].platform != "cpu":
+        return 1
+    setting = os.environ.get("MTLCOMB_JAX_THREADS", "").strip()
+    if setting:
+        if not setting.isdigit() or int(setting) < 1:
+            raise ValueError(f"MTLCOMB_JAX_THREADS={setting!r} is not a thread count; set it to a positive "
+                             "integer (1 runs each batch in one thread), or unset it for one thread per core.")
+        threads = int(setting)
+    else:
+        threads = host_cores()
+    return max(1, min(threads, batch_size))
+
+
+def batch_rows(devices, batch_size) -> int:
+    """The rows :func:`run_batch` pads a batch of batch_size rows to (progress bars count
+    them all): the devices' or the threads' shares times their number."""
+    threads = host_threads(devices, batch_size)
+    if threads > 1:
+        return threads * -(-batch_size // threads)
+    used, per_device = _devices_used(devices, batch_size)
+    return batch_size if len(used) == 1 else len(used) * per_device
+
+
+def run_batch(program, make_args, arrays, devices, batch_size):
+    """A batched program over a batch of batch_size rows, on the devices or host threads.
+
+    ``program`` is a jitted function whose outputs all have the batch as leading axis,
+    with its static arguments passed as keywords; ``make_args(rows, mesh)`` returns the
+    ``(args, static_kwargs)`` of one call on ``rows``, the batched ``arrays`` (or a share of
+    them), with ``mesh`` as :func:`spread_batch` returns it. On several devices that is
+    one call (:func:`spread_batch`); on one CPU device with several cores
+    (:func:`host_threads`), each thread calls the program on its own share of the rows,
+    padded with copies of the last row to equal shares so that all share one compiled
+    program. It is compiled once, here, under the caller's JAX settings, and the threads
+    run the compiled program, which traces nothing (JAX's settings are per thread).
+
+    Returns the outputs as NumPy arrays (:func:`to_host`), cut to the batch's rows.
+    """
+    threads = host_threads(devices, batch_size)
+    if threads == 1:
+        rows, mesh = spread_batch(tuple(arrays), devices, batch_size)
+        args, static = make_args(rows, mesh)
+        return jax.tree.map(lambda leaf: leaf[:batch_size], to_host(program(*args, **static)))
+    share = -(-batch_size // threads)
+    host = [np.asarray(a) for a in to_host(tuple(arrays))]
+    padded = [np.concatenate([a, np.repeat(a[-1:], threads * share - batch_size, axis=0)]) for a in host]
+    calls = [make_args(tuple(to_device(a[g * share:(g + 1) * share]) for a in padded), None)
+             for g in range(threads)]
+    args, static = calls[0]
+    compiled = program.lower(*args, **static).compile()
+    with ThreadPoolExecutor(threads, thread_name_prefix="mtlcomb_jax") as pool:
+        parts = list(pool.map(lambda call: to_host(compiled(*call[0])), calls))
+    return jax.tree.map(lambda *leaves: np.concatenate(leaves)[:batch_size], *parts)
 
 
 def run_per_device(batched_fn, mesh, in_specs=BATCH):

@@ -25,7 +25,7 @@ from .buckets import pad_problem, pad_samples
 from .path import check_grid_args, check_lambdas, problem_grid, scan_path
 from .progress import progress_bar
 from .scaling import prepare_scaling
-from .sharding import spread_batch, to_device, to_host, vmap_per_device
+from .sharding import batch_rows, run_batch, to_device, vmap_per_device
 from . import validation
 from .cv import shared_strata, stratified_groups
 from .objective import make_problem
@@ -161,7 +161,7 @@ def stability_selection(data: MultiTaskData, *, n_subsamples=50, fraction=0.5, t
     stratify, seed : subsampling of classification tasks by class; random seed
     devices : JAX devices to spread the subsamples over (results do not depend on it)
     progress : show a tqdm bar over the B * n_lambdas solves (and n_lambdas more for each
-        row that pads the batch to the devices, see :func:`~mtlcomb_jax.sharding.spread_batch`)
+        row that pads the batch to the devices or threads, see :func:`~mtlcomb_jax.sharding.run_batch`)
     standardize, scale_outcomes : fit on the standardised problem, as
         :func:`~mtlcomb_jax.path.fit_path` does (the scaling comes from all the data)
 
@@ -196,13 +196,13 @@ def stability_selection(data: MultiTaskData, *, n_subsamples=50, fraction=0.5, t
         lambdas = to_device(check_lambdas(lambdas, data.X.dtype), data.X.dtype)
     weights = subsample_weights(data, n_subsamples, fraction, stratify=stratify, seed=seed)
     weights = to_device(pad_samples(weights, problem.y.shape[-1], 0.0))
-    # padded to use every device (spread_batch); the padding's results are dropped below
-    (weights,), mesh = spread_batch((weights,), devices, n_subsamples)
-    with progress_bar(int(weights.shape[0]) * int(lambdas.shape[0]), "stability selection", "solve", progress):
-        chosen, converged, n_iter, objective = _subsample_paths(problem, weights, lambdas, options.settings,
-                                                                progress=progress, mesh=mesh)
-    chosen, converged, n_iter, objective = (a[:n_subsamples] for a in to_host((chosen, converged, n_iter,
-                                                                               objective)))
+    # the subsamples over the devices or host threads (run_batch), the padding's results dropped
+    with progress_bar(batch_rows(devices, n_subsamples) * int(lambdas.shape[0]), "stability selection", "solve",
+                      progress):
+        chosen, converged, n_iter, objective = run_batch(
+            _subsample_paths, lambda rows, mesh: ((problem, *rows, lambdas, options.settings),
+                                                  dict(progress=progress, mesh=mesh)),
+            (weights,), devices, n_subsamples)
     # NaN coefficients would count as selected: an overflow must not pass for a selection.
     raise_if_overflowed("stability_selection", data, (objective,), similarity=options.similarity,
                         ridge=options.ridge)

@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import jax
+import numpy as np
 import pytest
 
 import mtlcomb_jax as mc
@@ -65,3 +66,36 @@ def test_empty_devices_say_what_to_pass():
         mc.cross_validate(data, n_folds=3, n_lambdas=3, devices=[])
     with pytest.raises(ValueError, match="devices is empty; pass None"):
         mc.stability_selection(data, n_subsamples=2, n_lambdas=3, devices=[])
+
+
+def test_host_threads_give_the_one_thread_results(monkeypatch):
+    """On one CPU device the folds and subsamples run in host threads (sharding.run_batch),
+    each on an equal share padded with copies of the last row: the padding's results are
+    dropped, and the folds' results are those of one call over the whole batch."""
+    from mtlcomb_jax.sharding import batch_rows, host_threads
+    from mtlcomb_jax.simulate import simulate_mixed_tasks
+    Xs, ys, types, _ = simulate_mixed_tasks(2, 2, 12, 3, 40, seed=1)
+    data = mc.MultiTaskData.from_tasks(Xs, ys, types)
+    runs = {}
+    for threads in ("1", "3"):
+        monkeypatch.setenv("MTLCOMB_JAX_THREADS", threads)
+        cv = mc.cross_validate(data, n_folds=5, n_lambdas=6)
+        stability = mc.stability_selection(data, n_subsamples=4, n_lambdas=5)
+        runs[threads] = cv, stability
+    assert host_threads(None, 5) == 3 and batch_rows(None, 5) == 6 and batch_rows(None, 2) == 2
+    (cv1, st1), (cv3, st3) = runs["1"], runs["3"]
+    assert cv3.n_iter.shape == cv1.n_iter.shape == (5, 6)
+    np.testing.assert_array_equal(cv3.n_iter, cv1.n_iter)
+    np.testing.assert_allclose(cv3.task_metric, cv1.task_metric, rtol=1e-9)
+    np.testing.assert_allclose(cv3.fold_lambdas, cv1.fold_lambdas, rtol=1e-12)
+    assert cv3.lambda_weighted_min == pytest.approx(cv1.lambda_weighted_min, rel=1e-12)
+    np.testing.assert_array_equal(st3.n_iter, st1.n_iter)
+    np.testing.assert_array_equal(st3.frequencies, st1.frequencies)
+
+
+@pytest.mark.parametrize("bad", ["0", "two", "-1", "1.5"])
+def test_a_bad_thread_count_says_what_to_set(monkeypatch, bad):
+    from mtlcomb_jax.sharding import host_threads
+    monkeypatch.setenv("MTLCOMB_JAX_THREADS", bad)
+    with pytest.raises(ValueError, match="MTLCOMB_JAX_THREADS=.* is not a thread count; set it to a positive"):
+        host_threads(None, 4)
