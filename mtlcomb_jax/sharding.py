@@ -21,6 +21,7 @@ copy of the data.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 from concurrent.futures import ThreadPoolExecutor
 
@@ -126,45 +127,55 @@ def host_threads(devices, batch_size) -> int:
     return max(1, min(threads, batch_size))
 
 
-def batch_rows(devices, batch_size) -> int:
-    """The rows :func:`run_batch` pads a batch of batch_size rows to (progress bars count
-    them all): the devices' or the threads' shares times their number."""
-    threads = host_threads(devices, batch_size)
-    if threads > 1:
-        return threads * -(-batch_size // threads)
+def batch_rows(devices, batch_size, *, threads=True) -> int:
+    """The rows :func:`run_batch` (with the same ``threads``) pads a batch of batch_size rows
+    to (progress bars count them all): the devices' or the threads' shares times their number."""
+    n_threads = host_threads(devices, batch_size) if threads else 1
+    if n_threads > 1:
+        return n_threads * -(-batch_size // n_threads)
     used, per_device = _devices_used(devices, batch_size)
     return batch_size if len(used) == 1 else len(used) * per_device
 
 
-def run_batch(program, make_args, arrays, devices, batch_size):
-    """A batched program over a batch of batch_size rows, on the devices or host threads.
+#: JAX's settings that a thread of :func:`run_batch` takes from its caller: JAX keeps them per
+#: thread, and a context manager the caller entered (``with jax.enable_x64(True):``) would
+#: not reach a new thread, which would trace the same program in float32.
+_CALLERS_SETTINGS = (jax.enable_x64, jax.default_device, jax.default_matmul_precision, jax.numpy_dtype_promotion,
+                     jax.numpy_rank_promotion)
 
-    ``program`` is a jitted function whose outputs all have the batch as leading axis,
-    with its static arguments passed as keywords; ``make_args(rows, mesh)`` returns the
-    ``(args, static_kwargs)`` of one call on ``rows``, the batched ``arrays`` (or a share of
-    them), with ``mesh`` as :func:`spread_batch` returns it. On several devices that is
-    one call (:func:`spread_batch`); on one CPU device with several cores
-    (:func:`host_threads`), each thread calls the program on its own share of the rows,
-    padded with copies of the last row to equal shares so that all share one compiled
-    program. It is compiled once, here, under the caller's JAX settings, and the threads
-    run the compiled program, which traces nothing (JAX's settings are per thread).
 
-    Returns the outputs as NumPy arrays (:func:`to_host`), cut to the batch's rows.
+def run_batch(call, arrays, devices, batch_size, *, threads=True):
+    """``call(rows, mesh)`` over a batch of batch_size rows, on the devices or host threads.
+
+    ``call`` computes on ``rows``, the batched ``arrays`` (leading axis) or a share of them,
+    with ``mesh`` as :func:`spread_batch` returns it; every array it returns has the rows
+    as leading axis. On several devices that is one call (:func:`spread_batch`). On one
+    CPU device with several cores (:func:`host_threads`, unless ``threads`` is False) each
+    thread calls it on its own share, padded with copies of the last row to equal shares
+    so that the shares run the same compiled programs (JAX compiles a program two threads
+    ask for at once only once), under the caller's JAX settings
+    (:data:`_CALLERS_SETTINGS`).
+
+    Returns ``call``'s outputs as NumPy arrays (:func:`to_host`), cut to the batch's rows.
     """
-    threads = host_threads(devices, batch_size)
-    if threads == 1:
+    n_threads = host_threads(devices, batch_size) if threads else 1
+    if n_threads == 1:
         rows, mesh = spread_batch(tuple(arrays), devices, batch_size)
-        args, static = make_args(rows, mesh)
-        return jax.tree.map(lambda leaf: leaf[:batch_size], to_host(program(*args, **static)))
-    share = -(-batch_size // threads)
+        return jax.tree.map(lambda leaf: leaf[:batch_size], to_host(call(rows, mesh)))
+    share = -(-batch_size // n_threads)
     host = [np.asarray(a) for a in to_host(tuple(arrays))]
-    padded = [np.concatenate([a, np.repeat(a[-1:], threads * share - batch_size, axis=0)]) for a in host]
-    calls = [make_args(tuple(to_device(a[g * share:(g + 1) * share]) for a in padded), None)
-             for g in range(threads)]
-    args, static = calls[0]
-    compiled = program.lower(*args, **static).compile()
-    with ThreadPoolExecutor(threads, thread_name_prefix="mtlcomb_jax") as pool:
-        parts = list(pool.map(lambda call: to_host(compiled(*call[0])), calls))
+    padded = [np.concatenate([a, np.repeat(a[-1:], n_threads * share - batch_size, axis=0)]) for a in host]
+    shares = [tuple(to_device(a[g * share:(g + 1) * share]) for a in padded) for g in range(n_threads)]
+    settings = [(state, state.value) for state in _CALLERS_SETTINGS]
+
+    def one_share(rows):
+        with contextlib.ExitStack() as stack:
+            for state, value in settings:
+                stack.enter_context(state(value))
+            return to_host(call(rows, None))
+
+    with ThreadPoolExecutor(n_threads, thread_name_prefix="mtlcomb_jax") as pool:
+        parts = list(pool.map(one_share, shares))
     return jax.tree.map(lambda *leaves: np.concatenate(leaves)[:batch_size], *parts)
 
 

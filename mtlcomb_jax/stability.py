@@ -200,8 +200,8 @@ def stability_selection(data: MultiTaskData, *, n_subsamples=50, fraction=0.5, t
     with progress_bar(batch_rows(devices, n_subsamples) * int(lambdas.shape[0]), "stability selection", "solve",
                       progress):
         chosen, converged, n_iter, objective = run_batch(
-            _subsample_paths, lambda rows, mesh: ((problem, *rows, lambdas, options.settings),
-                                                  dict(progress=progress, mesh=mesh)),
+            lambda rows, mesh: _subsample_paths(problem, *rows, lambdas, options.settings, progress=progress,
+                                                mesh=mesh),
             (weights,), devices, n_subsamples)
     # NaN coefficients would count as selected: an overflow must not pass for a selection.
     raise_if_overflowed("stability_selection", data, (objective,), similarity=options.similarity,

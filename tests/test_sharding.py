@@ -99,3 +99,38 @@ def test_a_bad_thread_count_says_what_to_set(monkeypatch, bad):
     monkeypatch.setenv("MTLCOMB_JAX_THREADS", bad)
     with pytest.raises(ValueError, match="MTLCOMB_JAX_THREADS=.* is not a thread count; set it to a positive"):
         host_threads(None, 4)
+
+
+def test_host_threads_run_under_the_callers_jax_settings(monkeypatch):
+    """JAX keeps its settings per thread: a thread of run_batch must see the caller's
+    ``with jax.enable_x64(...)`` (else it would trace the caller's program in float32)."""
+    from mtlcomb_jax.sharding import run_batch
+    monkeypatch.setenv("MTLCOMB_JAX_THREADS", "2")
+    seen = []
+
+    def call(rows, mesh):
+        seen.append((jax.enable_x64.value, str(jax.default_matmul_precision.value)))
+        return (rows[0] * 2,)
+
+    flipped = not jax.enable_x64.value
+    with jax.enable_x64(flipped), jax.default_matmul_precision("bfloat16"):
+        (out,) = run_batch(call, (np.arange(5.0)[:, None],), None, 5)
+    assert seen == [(flipped, "bfloat16")] * 2
+    np.testing.assert_array_equal(out[:, 0], 2 * np.arange(5.0))
+
+
+def test_working_sets_on_one_x_in_threads_agree_with_one_thread(monkeypatch):
+    """With one X for all tasks each fold has its own working set, so the CV with working
+    sets runs in host threads too; working ahead then changes the warm starts, so the
+    solutions agree to within the solver's certificate, not to rounding."""
+    from problems import wide_shared_regression
+    data = wide_shared_regression()
+    runs = {}
+    for threads in ("1", "2"):
+        monkeypatch.setenv("MTLCOMB_JAX_THREADS", threads)
+        runs[threads] = mc.cross_validate(data, n_folds=3, n_lambdas=5, screening=True)
+    one, two = runs["1"], runs["2"]
+    assert np.all(one.converged) and np.all(two.converged) and two.n_iter.shape == (3, 5)
+    np.testing.assert_allclose(two.task_metric, one.task_metric, rtol=1e-3)   # the held-out MSE of
+    # solutions within the gap rule's 1e-6 x the null loss: 2.5e-4 apart at the last lambda here
+    assert two.lambda_weighted_min == one.lambda_weighted_min
