@@ -119,6 +119,7 @@ def test_host_threads_run_under_the_callers_jax_settings(monkeypatch):
     np.testing.assert_array_equal(out[:, 0], 2 * np.arange(5.0))
 
 
+@pytest.mark.slow   # two CVs with working sets, about 12 s
 def test_working_sets_on_one_x_in_threads_agree_with_one_thread(monkeypatch):
     """With one X for all tasks each fold has its own working set, so the CV with working
     sets runs in host threads too; working ahead then changes the warm starts, so the
