@@ -517,7 +517,8 @@ def cross_validate(data: MultiTaskData, *, n_folds=10, folds=None, stratify=True
         solving its own folds. The results do not depend on it beyond rounding, or with
         working sets beyond ``tol`` (see :mod:`~mtlcomb_jax.sharding`). With working sets
         (``screening``) they must be this process's own devices: that loop runs on each
-        process's host.
+        process's host. On one CPU device the folds run in host threads, one per core
+        (:func:`~mtlcomb_jax.sharding.run_batch`; ``MTLCOMB_JAX_THREADS`` sets their number).
     progress : show a tqdm bar over the solves: n_folds * n_lambdas, plus n_lambdas for
         the full data's path in the batch (``return_path`` with working sets) and for each
         row that pads the batch to the devices or threads (:func:`~mtlcomb_jax.sharding.run_batch`)

@@ -13,11 +13,11 @@ On one CPU device, :func:`run_batch` splits the batch over host threads instead,
 core (``MTLCOMB_JAX_THREADS`` sets the count; 1 turns it off): each thread runs the
 compiled program on its own share, and XLA:CPU runs the threads' programs at the same
 time. The solver's loops are bound by the latency of many small kernels, not by the
-cores: the mixed 5-fold CV of ``bench/bench_first_call.py`` takes 1.92 s warm on 2
-cores and 2.10 s pinned to one, and in 2 threads of 3 folds 1.35 s (float32: 0.48 ->
-0.30 s); 3 or 5 threads take longer than 2 there (ad hoc, 2026-12-02). Unlike
-:func:`use_cpu_cores` this needs no setting before JAX starts, and the threads share one
-copy of the data.
+cores: the mixed 5-fold CV of ``bench/bench_first_call.py`` takes 1.92 s warm on 2 cores
+and 2.10 s pinned to one (``taskset``); its folds in 2 threads of 3 take 1.35 s against
+1.86 s in one (float32: 0.30 against 0.48 s), and 3 or 5 threads take longer than 2
+(ad hoc, 2026-12-02). Unlike :func:`use_cpu_cores` this needs no setting before JAX
+starts, and the threads share one copy of the data.
 """
 from __future__ import annotations
 
@@ -34,15 +34,14 @@ def use_cpu_cores(n_devices=None):
     """Give JAX one CPU device per core, so that :func:`~mtlcomb_jax.cross_validate` and
     :func:`~mtlcomb_jax.stability_selection` run their folds or subsamples on all cores at once.
 
-    By default JAX sees a CPU as one device, and XLA spreads each operation over the
-    cores; for the small products of a fold batch (T=20, n=100, p=200) that gains
-    nothing: the R tutorial's 10-fold CV takes as long on 2 cores as pinned to one.
-    With one device per core each device runs its own folds' loops
-    (:func:`run_per_device`), and the CV takes about half the time on 2 cores
-    (``python bench/bench_tutorial.py`` times it both ways).
-    Single fits and paths still run on one device. The cost is memory: every device
-    holds its own copy of the data (X), so for data near the machine's memory keep one
-    device, or pass ``devices=jax.devices()[:1]`` to the call that would spread.
+    By default JAX sees a CPU as one device, and the folds then run in host threads, one
+    per core (:func:`run_batch`). With one device per core each device runs its own
+    folds' loops (:func:`run_per_device`) instead: on 2 cores the R tutorial's 10-fold
+    CV takes as long either way (``python bench/bench_tutorial.py`` times both). Single
+    fits and paths still run on one device. The cost is memory: every device holds its
+    own copy of the data (X), where the threads share one, so for data near the
+    machine's memory keep one device, or pass ``devices=jax.devices()[:1]`` to the call
+    that would spread.
 
     Call it right after ``import mtlcomb_jax``, before any JAX computation: JAX fixes its
     devices when it first runs something. It sets the ``jax_num_cpu_devices`` option

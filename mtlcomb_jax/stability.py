@@ -159,7 +159,9 @@ def stability_selection(data: MultiTaskData, *, n_subsamples=50, fraction=0.5, t
         (computed from the full data)
     similarity, ridge, intercept, loss_weighting, tol, max_iter, stop : as in ``solve``
     stratify, seed : subsampling of classification tasks by class; random seed
-    devices : JAX devices to spread the subsamples over (results do not depend on it)
+    devices : JAX devices to spread the subsamples over (results do not depend on it); on
+        one CPU device they run in host threads, one per core
+        (:func:`~mtlcomb_jax.sharding.run_batch`; ``MTLCOMB_JAX_THREADS`` sets their number)
     progress : show a tqdm bar over the B * n_lambdas solves (and n_lambdas more for each
         row that pads the batch to the devices or threads, see :func:`~mtlcomb_jax.sharding.run_batch`)
     standardize, scale_outcomes : fit on the standardised problem, as
