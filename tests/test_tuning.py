@@ -44,9 +44,11 @@ def test_float32_tuning_converges_at_its_default_tolerance():
 
 
 @pytest.mark.slow
-def test_float32_tuning_at_float64s_tolerance_warns():
+def test_float32_tuning_below_float32s_reach_warns():
+    # float64's 1e-8 is met by most of these float32 solves and missed by some, as rounding
+    # falls (a batch of other folds can tip one); a gap of 1e-10 x the null loss none meets
     with pytest.warns(mc.ConvergenceWarning, match="did not converge"):
-        _float32_tuning(n_steps=5, tol=1e-8)
+        _float32_tuning(n_steps=2, tol=1e-10, max_iter=2000)
 
 
 def test_tuning_refuses_float16_data_with_the_dtype_message():
