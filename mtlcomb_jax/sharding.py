@@ -161,9 +161,10 @@ def run_batch(call, arrays, devices, batch_size, *, threads=True):
     if n_threads == 1:
         rows, mesh = spread_batch(tuple(arrays), devices, batch_size)
         return jax.tree.map(lambda leaf: leaf[:batch_size], to_host(call(rows, mesh)))
-    share = -(-batch_size // n_threads)
+    padded_size = batch_rows(devices, batch_size)
+    share = padded_size // n_threads
     host = [np.asarray(a) for a in to_host(tuple(arrays))]
-    padded = [np.concatenate([a, np.repeat(a[-1:], n_threads * share - batch_size, axis=0)]) for a in host]
+    padded = [np.concatenate([a, np.repeat(a[-1:], padded_size - batch_size, axis=0)]) for a in host]
     shares = [tuple(to_device(a[g * share:(g + 1) * share]) for a in padded) for g in range(n_threads)]
     settings = [(state, state.value) for state in _CALLERS_SETTINGS]
 

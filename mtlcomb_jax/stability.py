@@ -197,7 +197,7 @@ def stability_selection(data: MultiTaskData, *, n_subsamples=50, fraction=0.5, t
     else:
         lambdas = to_device(check_lambdas(lambdas, data.X.dtype), data.X.dtype)
     weights = subsample_weights(data, n_subsamples, fraction, stratify=stratify, seed=seed)
-    weights = to_device(pad_samples(weights, problem.y.shape[-1], 0.0))
+    weights = pad_samples(weights, problem.y.shape[-1], 0.0)     # on the host: run_batch places it
     # the subsamples over the devices or host threads (run_batch), the padding's results dropped
     with progress_bar(batch_rows(devices, n_subsamples) * int(lambdas.shape[0]), "stability selection", "solve",
                       progress):
