@@ -22,9 +22,10 @@ from .buckets import pad_problem, pad_samples, unpad_rows
 from .data import MultiTaskData
 from .progress import advance, progress_bar
 from .scaling import prepare_scaling, report_original
-from .sharding import batch_rows, run_batch, spread_batch, to_device, to_host, vmap_per_device
+from .sharding import batch_rows, host_threads, run_batch, run_rows, spread_batch, to_device, to_host, vmap_per_device
 from .working_set import working_set_path
-from .path import PathResult, check_grid_args, check_lambdas, fit_path, log_grid, problem_grid, scan_path
+from .path import (PathResult, check_grid_args, check_lambdas, fit_path, log_grid, problem_grid, problem_lambdas,
+                   run_path, scan_path)
 from .objective import lambda_max_problem, make_problem
 from .options import check_options, raise_if_overflowed, warn_if_not_converged
 
@@ -345,6 +346,32 @@ def _cv_jit(problem, train_w, test_w, grid, ratio, settings, *, n_lambdas, progr
     return vmap_per_device(one_fold, mesh)(train_w, test_w)
 
 
+def _fold_path(problem, grid, ratio, settings, n_lambdas, progress, w_train, w_test):
+    """One fold's path by :func:`~mtlcomb_jax.path.fit_path`'s programs (its grid and its scan,
+    :func:`~mtlcomb_jax.path.run_path`: the fold is the problem with its training weights, of
+    the same shapes), then its held-out metrics at every lambda: (lambdas (L,), metric and
+    heldout loss (L, T), n_iter (L,), converged (L,)), as one row of :func:`_cv_jit`.
+
+    w_train, w_test : (n_tasks, n_max) the fold's weights (:func:`fold_weights`); grid and
+    ratio as in :func:`_cv_jit`.
+    """
+    fold = problem._replace(weights=w_train)
+    lambdas = problem_lambdas(fold, n_lambdas, ratio, settings.intercept) if grid is None else grid
+    (p, T), dtype = (problem.X.shape[-1], problem.y.shape[0]), problem.y.dtype
+    # zeros made on the host, as fit_path's start (options.initial_point): the same program
+    fits = run_path(fold, lambdas, to_device(np.zeros((p, T), dtype)), to_device(np.zeros(T, dtype)), settings,
+                    progress=progress)
+    metric, loss = _path_metrics(problem, w_test, fits.W, fits.intercept)
+    return lambdas, metric, loss, fits.n_iter, fits.converged
+
+
+@jit
+def _path_metrics(problem, test_w, W, b):
+    """:func:`test_metrics` at every lambda of a path: W (L, n_features, n_tasks) and b
+    (L, n_tasks) give (task_metric, heldout_loss), each (L, n_tasks)."""
+    return jax.vmap(test_metrics, in_axes=(None, None, 0, 0))(problem, test_w, W, b)
+
+
 @partial(jit, static_argnames=("intercept", "n_lambdas"))
 def _fold_grids(problem, train_w, ratio, *, intercept, n_lambdas):
     """(n_folds, n_lambdas) each fold's log grid, and (n_folds,) each fold's lambda_max and null loss."""
@@ -588,6 +615,16 @@ def cross_validate(data: MultiTaskData, *, n_folds=10, folds=None, stratify=True
         # on the host (the screened CV's outputs hold the folds only)
         fold_lambdas, metric, loss, n_iter, converged = to_host(outputs[:5])
         full_path = outputs[5]
+    elif not screened and host_threads(devices, K) > 1:
+        # On one CPU device with several cores: each fold is a path of fit_path's own programs,
+        # the folds in host threads, each taking the next fold when it is free. A CV after a
+        # path then compiles only _path_metrics, and a fold's loop stops at its own
+        # iterations, where a vmapped batch runs every lambda to its slowest fold and selects
+        # the folds' states every pass (bench_first_call.py and bench_tutorial.py time both).
+        with progress_bar(K * L, "cross-validation", "solve", progress):
+            fold_lambdas, metric, loss, n_iter, converged = run_rows(
+                partial(_fold_path, problem, grid, ratio, settings, L, progress), (train_w, test_w),
+                host_threads(devices, K))
     else:
         # The folds over the devices or host threads (run_batch), the padding's results dropped.
         # With working sets on per-task X the folds share one set, gathered once: in threads

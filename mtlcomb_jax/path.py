@@ -215,6 +215,22 @@ def _path_jit(problem, lambdas, W0, b0, settings, *, progress=False):
     return scan_path(problem, lambdas, W0, b0, settings, progress=progress)
 
 
+def run_path(problem: Problem, lambdas, W0, b0, settings: Settings, *, progress=False):
+    """:func:`fit_path`'s compiled scan on a validated (and maybe padded, :mod:`.buckets`)
+    problem: its :class:`~mtlcomb_jax.fista.Fit` stacked over ``lambdas`` (n_lambdas,), from
+    W0 (n_features, n_tasks) and b0 (n_tasks,). Another problem of the same shapes and
+    settings (a cross-validation fold: the same data, other weights) runs the same program."""
+    return _path_jit(problem, lambdas, W0, b0, settings, progress=progress)
+
+
+def problem_lambdas(problem: Problem, n_lambdas, ratio, intercept):
+    """(n_lambdas,) the log grid of a validated (maybe padded) problem from lambda_max down to
+    ``ratio`` times it, by :func:`fit_path`'s grid program, without :func:`problem_grid`'s
+    check of the data (a cross-validation fold's grid). ``ratio`` is a NumPy scalar of the
+    problem's dtype, as fit_path passes it."""
+    return _grid_jit(problem, ratio, intercept=intercept, n_lambdas=n_lambdas)[0]
+
+
 @partial(jit, static_argnames=("intercept", "n_lambdas"))
 def _grid_jit(problem, ratio, *, intercept, n_lambdas):
     """The grid, and lambda_max without intercepts (what :func:`check_lambda_max` compares to),
@@ -303,7 +319,7 @@ def fit_path(data: MultiTaskData, lambdas=None, *, n_lambdas=20, lambda_min_rati
         fits = _screened_path(problem, lambdas, W0, b0, options.settings, W_init is None, progress)
     else:
         with progress_bar(int(lambdas.shape[0]), "path", "lambda", progress):
-            fits = _path_jit(problem, lambdas, W0, b0, options.settings, progress=progress)
+            fits = run_path(problem, lambdas, W0, b0, options.settings, progress=progress)
     fits = fits._replace(W=unpad_rows(fits.W, data.n_features))
     raise_if_overflowed("fit_path", data, (fits.objective, fits.intercept), similarity=options.similarity,
                         ridge=options.ridge)

@@ -166,17 +166,41 @@ def run_batch(call, arrays, devices, batch_size, *, threads=True):
     host = [np.asarray(a) for a in to_host(tuple(arrays))]
     padded = [np.concatenate([a, np.repeat(a[-1:], padded_size - batch_size, axis=0)]) for a in host]
     shares = [tuple(to_device(a[g * share:(g + 1) * share]) for a in padded) for g in range(n_threads)]
-    settings = [(state, state.value) for state in _CALLERS_SETTINGS]
-
-    def one_share(rows):
-        with contextlib.ExitStack() as stack:
-            for state, value in settings:
-                stack.enter_context(state(value))
-            return to_host(call(rows, None))
-
+    one_share = in_callers_settings(lambda rows: to_host(call(rows, None)))
     with ThreadPoolExecutor(n_threads, thread_name_prefix="mtlcomb_jax") as pool:
         parts = list(pool.map(one_share, shares))
     return jax.tree.map(lambda *leaves: np.concatenate(leaves)[:batch_size], *parts)
+
+
+def run_rows(call, arrays, n_threads):
+    """``call(*row)`` for each row of the batched ``arrays`` (leading axis), in n_threads host
+    threads, each taking the next row when it is free, under the caller's JAX settings
+    (:data:`_CALLERS_SETTINGS`). Unlike :func:`run_batch` nothing is padded: ``call`` sees
+    one row at a time, without the batch axis, so it can run the programs a single problem
+    runs (cross-validation runs fit_path's, see :func:`~mtlcomb_jax.cv.cross_validate`).
+
+    Returns ``call``'s outputs as NumPy arrays (:func:`to_host`), stacked over the rows in
+    their order.
+    """
+    host = [np.asarray(a) for a in to_host(tuple(arrays))]
+    rows = [tuple(to_device(a[i]) for a in host) for i in range(host[0].shape[0])]
+    one_row = in_callers_settings(lambda row: to_host(call(*row)))
+    with ThreadPoolExecutor(n_threads, thread_name_prefix="mtlcomb_jax") as pool:
+        outputs = list(pool.map(one_row, rows))
+    return jax.tree.map(lambda *leaves: np.stack(leaves), *outputs)
+
+
+def in_callers_settings(fn):
+    """``fn`` made to run, in whichever thread calls it, under the JAX settings of the thread
+    that wraps it (:data:`_CALLERS_SETTINGS`)."""
+    settings = [(state, state.value) for state in _CALLERS_SETTINGS]
+
+    def wrapped(*args):
+        with contextlib.ExitStack() as stack:
+            for state, value in settings:
+                stack.enter_context(state(value))
+            return fn(*args)
+    return wrapped
 
 
 def run_per_device(batched_fn, mesh, in_specs=BATCH):

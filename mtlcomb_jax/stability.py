@@ -22,10 +22,10 @@ import numpy as np
 from .precision import jit
 from .data import MultiTaskData
 from .buckets import pad_problem, pad_samples
-from .path import check_grid_args, check_lambdas, problem_grid, scan_path
+from .path import check_grid_args, check_lambdas, problem_grid, run_path, scan_path
 from .progress import progress_bar
 from .scaling import prepare_scaling
-from .sharding import batch_rows, run_batch, to_device, vmap_per_device
+from .sharding import batch_rows, host_threads, run_batch, run_rows, to_device, vmap_per_device
 from . import validation
 from .cv import shared_strata, stratified_groups
 from .objective import make_problem
@@ -135,6 +135,22 @@ def _subsample_paths(problem, weights, lambdas, settings, *, progress=False, mes
     return vmap_per_device(one_subsample, mesh)(weights)
 
 
+def _subsample_path(problem, lambdas, settings, progress, weights):
+    """One subsample's path by :func:`~mtlcomb_jax.path.fit_path`'s program
+    (:func:`~mtlcomb_jax.path.run_path`), as one row of :func:`_subsample_paths`: (L, p)
+    selection masks and (L,) convergence, iterations and objectives. weights : (n_tasks, n_max)."""
+    (p, T), dtype = (problem.X.shape[-1], problem.y.shape[0]), problem.y.dtype
+    fits = run_path(problem._replace(weights=weights), lambdas, to_device(np.zeros((p, T), dtype)),
+                    to_device(np.zeros(T, dtype)), settings, progress=progress)
+    return _selected_rows(fits.W), fits.converged, fits.n_iter, fits.objective
+
+
+@jit
+def _selected_rows(W):
+    """(L, p) whether each feature's row of W (L, p, T) is nonzero."""
+    return jnp.any(W != 0, axis=2)
+
+
 def stability_selection(data: MultiTaskData, *, n_subsamples=50, fraction=0.5, threshold=0.75, pfer=1.0,
                         lambdas=None,
                         n_lambdas=20, lambda_min_ratio=0.1, similarity=0.0, ridge=0.0, intercept=True,
@@ -198,13 +214,21 @@ def stability_selection(data: MultiTaskData, *, n_subsamples=50, fraction=0.5, t
         lambdas = to_device(check_lambdas(lambdas, data.X.dtype), data.X.dtype)
     weights = subsample_weights(data, n_subsamples, fraction, stratify=stratify, seed=seed)
     weights = pad_samples(weights, problem.y.shape[-1], 0.0)     # on the host: run_batch places it
-    # the subsamples over the devices or host threads (run_batch), the padding's results dropped
-    with progress_bar(batch_rows(devices, n_subsamples) * int(lambdas.shape[0]), "stability selection", "solve",
-                      progress):
-        chosen, converged, n_iter, objective = run_batch(
-            lambda rows, mesh: _subsample_paths(problem, *rows, lambdas, options.settings, progress=progress,
-                                                mesh=mesh),
-            (weights,), devices, n_subsamples)
+    n_threads = host_threads(devices, n_subsamples)
+    if n_threads > 1:
+        # On one CPU device with several cores: each subsample a path of fit_path's own
+        # program, in host threads (as cross_validate's folds, see there).
+        with progress_bar(n_subsamples * int(lambdas.shape[0]), "stability selection", "solve", progress):
+            chosen, converged, n_iter, objective = run_rows(
+                partial(_subsample_path, problem, lambdas, options.settings, progress), (weights,), n_threads)
+    else:
+        # the subsamples over the devices (run_batch), the padding's results dropped
+        with progress_bar(batch_rows(devices, n_subsamples) * int(lambdas.shape[0]), "stability selection",
+                          "solve", progress):
+            chosen, converged, n_iter, objective = run_batch(
+                lambda rows, mesh: _subsample_paths(problem, *rows, lambdas, options.settings, progress=progress,
+                                                    mesh=mesh),
+                (weights,), devices, n_subsamples)
     # NaN coefficients would count as selected: an overflow must not pass for a selection.
     raise_if_overflowed("stability_selection", data, (objective,), similarity=options.similarity,
                         ridge=options.ridge)

@@ -54,6 +54,29 @@ def test_a_second_dataset_in_the_same_bucket_compiles_nothing():
     assert path.W.shape == (5, 63, 4) and cv.task_metric.shape == (3, 5, 4)
 
 
+def test_a_cv_after_a_path_compiles_only_its_fold_weights_and_metrics(monkeypatch):
+    """On one CPU device with several cores each fold runs fit_path's own grid and scan
+    programs (cv._fold_path), in host threads: a CV after a path of the same grid size on
+    the same data compiles what only the CV has, and its results are the vmapped batch's."""
+    names = []
+    monitoring.register_event_duration_secs_listener(
+        lambda event, duration, **kw: names.append(kw.get("fun_name"))
+        if event == "/jax/core/compile/backend_compile_duration" else None)
+    data = shared_data(n=90, p=110, seed=2, **MIXED)        # (96, 112): a bucket no other test uses
+    monkeypatch.setenv("MTLCOMB_JAX_THREADS", "2")
+    mc.fit_path(data, n_lambdas=6)
+    del names[:]
+    threads = mc.cross_validate(data, n_folds=3, n_lambdas=6)
+    assert set(names) <= {"jit(_fold_weights)", "jit(_path_metrics)"}, names
+    monkeypatch.setenv("MTLCOMB_JAX_THREADS", "1")           # one thread: the folds as one vmapped batch
+    del names[:]
+    batch = mc.cross_validate(data, n_folds=3, n_lambdas=6)
+    assert "jit(_cv_jit)" in names
+    np.testing.assert_array_equal(threads.n_iter, batch.n_iter)
+    np.testing.assert_allclose(threads.fold_lambdas, batch.fold_lambdas, rtol=1e-12)
+    np.testing.assert_allclose(threads.task_metric, batch.task_metric, rtol=1e-8)
+
+
 TUNE = dict(tune=("lam",), n_steps=2, n_folds=3, ridge=0.01)
 
 

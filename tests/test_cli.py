@@ -108,6 +108,7 @@ def test_every_subcommand_has_help(capsys):
         assert "usage: mtlcomb-jax " + command in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_quick_demo_finds_the_true_features(tmp_path, capsys):
     assert main(["demo", "--quick", "--out", str(tmp_path), "--no-progress"]) == 0
     report = json.loads((tmp_path / "report.json").read_text())
@@ -232,6 +233,7 @@ WIDE = ["--target-col", "diagnosis,marker_a,marker_b", "--id-col", "patient", "-
         "--n-lambdas", "8", "--no-progress", "--no-plots"]
 
 
+@pytest.mark.slow
 def test_a_wide_table_fits_every_outcome_on_its_rows(wide_csv, tmp_path, capsys):
     path, table, units = wide_csv
     assert main(["cv", str(path), *WIDE, "--n-folds", "3", "--out", str(tmp_path)]) == 0

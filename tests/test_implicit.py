@@ -62,6 +62,7 @@ def test_gradient_in_the_data_matches_finite_differences(mixed, field):
         assert float(jnp.abs(grad * padding).max()) == 0.0
 
 
+@pytest.mark.slow
 def test_float32_gradients_agree_with_float64_and_stop_at_float32s_tolerance():
     """GMRES's tolerance follows the dtype (implicit.backward_settings): float32 stops near its
     own rounding instead of running out its iterations, and still matches float64."""

@@ -255,6 +255,7 @@ def test_the_fixed_width_search_takes_the_do_while_steps(stop, gamma0):
         assert float(adaptive.gamma) >= 1e-30 * 2.0 ** 64
 
 
+@pytest.mark.slow
 def test_the_batched_fixed_shape_solves_each_problem_as_the_adaptive_one(monkeypatch):
     """Problems of one batch whose searches need different numbers of passes: the results
     at their lambdas are the same in both shapes (working ahead, which fills the others'

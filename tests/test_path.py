@@ -95,6 +95,7 @@ def starts_switch(monkeypatch):
     jax.clear_caches()
 
 
+@pytest.mark.slow
 def test_extrapolated_starts_certify_the_same_path_in_fewer_iterations(starts_switch):
     from mtlcomb_jax.simulate import simulate_mixed_tasks
     Xs, ys, types, _ = simulate_mixed_tasks(3, 3, 40, 10, 40, seed=0)

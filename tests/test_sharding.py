@@ -69,9 +69,10 @@ def test_empty_devices_say_what_to_pass():
 
 
 def test_host_threads_give_the_one_thread_results(monkeypatch):
-    """On one CPU device the folds and subsamples run in host threads (sharding.run_batch),
-    each on an equal share padded with copies of the last row: the padding's results are
-    dropped, and the folds' results are those of one call over the whole batch."""
+    """On one CPU device the folds and subsamples run in host threads: the CV's folds one at a
+    time (sharding.run_rows), stability's subsamples on equal shares padded with copies of
+    the last row (sharding.run_batch), whose padding's results are dropped. The results are
+    those of one call over the whole batch in one thread."""
     from mtlcomb_jax.sharding import batch_rows, host_threads
     from mtlcomb_jax.simulate import simulate_mixed_tasks
     Xs, ys, types, _ = simulate_mixed_tasks(2, 2, 12, 3, 40, seed=1)

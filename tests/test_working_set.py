@@ -29,6 +29,7 @@ def test_screened_path_equals_the_full_scan(wide, intercept):
     assert np.all(np.asarray(screened.dual_gap) >= 0)
 
 
+@pytest.mark.slow
 def test_reported_gaps_bound_the_suboptimality_at_a_loose_tolerance(wide):
     """At a loose tol a lambda often finishes in a step or two, certified with the previous
     lambda's dual point carried over; the gap must still bound F - F* of the full problem."""
@@ -92,7 +93,7 @@ def test_per_fold_working_sets_on_a_shared_X_equal_the_vmapped_scan(shared_wide,
     assert screened.converged.all()
 
 
-@pytest.mark.parametrize("stop", ["kkt", "gap"])
+@pytest.mark.parametrize("stop", [pytest.param("kkt", marks=pytest.mark.slow), "gap"])
 def test_start_rows_left_out_of_a_set_leave_the_start_predictors_and_all(shared_wide, monkeypatch, stop):
     """Where a first set leaves out rows of the warm start (forced here: no start row outside
     the last solution's support enters), the solve starts without them, predictors
