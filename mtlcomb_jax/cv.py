@@ -526,7 +526,13 @@ def cross_validate(data: MultiTaskData, *, n_folds=10, folds=None, stratify=True
                    loss_weighting="mtlcomb", tol=None, max_iter=5000, stop="gap", devices=None,
                    progress=False, screening="auto", return_path=False, standardize=False,
                    scale_outcomes=False) -> CVResult:
-    """K-fold cross-validation of the whole path, all folds in one compiled computation.
+    """K-fold cross-validation of the whole path.
+
+    On one CPU device with several cores each fold is a path of :func:`fit_path`'s own
+    compiled programs (the fold is the data with its training weights), the folds in host
+    threads, so a CV after a path compiles only its metrics; elsewhere (several devices, an
+    accelerator, one thread) the folds are one vmapped computation. With working sets the
+    folds are one batch of restricted solves (:mod:`~mtlcomb_jax.working_set`).
 
     Parameters
     ----------
@@ -545,10 +551,13 @@ def cross_validate(data: MultiTaskData, *, n_folds=10, folds=None, stratify=True
         working sets beyond ``tol`` (see :mod:`~mtlcomb_jax.sharding`). With working sets
         (``screening``) they must be this process's own devices: that loop runs on each
         process's host. On one CPU device the folds run in host threads, one per core
-        (:func:`~mtlcomb_jax.sharding.run_batch`; ``MTLCOMB_JAX_THREADS`` sets their number).
+        (``MTLCOMB_JAX_THREADS`` sets their number): one fold at a time each
+        (:func:`~mtlcomb_jax.sharding.run_rows`), or with working sets on one X equal
+        shares of the batch (:func:`~mtlcomb_jax.sharding.run_batch`).
     progress : show a tqdm bar over the solves: n_folds * n_lambdas, plus n_lambdas for
         the full data's path in the batch (``return_path`` with working sets) and for each
-        row that pads the batch to the devices or threads (:func:`~mtlcomb_jax.sharding.run_batch`)
+        row that pads the batch to the devices, or with working sets to the threads'
+        shares (:func:`~mtlcomb_jax.sharding.run_batch`)
     screening : strong-rule working sets as in :func:`~mtlcomb_jax.path.fit_path`
         (with one X for all tasks each fold has its own set; with per-task X the folds
         share one, the union of theirs; the loop over lambdas then runs in Python around

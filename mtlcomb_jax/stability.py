@@ -175,11 +175,12 @@ def stability_selection(data: MultiTaskData, *, n_subsamples=50, fraction=0.5, t
         (computed from the full data)
     similarity, ridge, intercept, loss_weighting, tol, max_iter, stop : as in ``solve``
     stratify, seed : subsampling of classification tasks by class; random seed
-    devices : JAX devices to spread the subsamples over (results do not depend on it); on
-        one CPU device they run in host threads, one per core
-        (:func:`~mtlcomb_jax.sharding.run_batch`; ``MTLCOMB_JAX_THREADS`` sets their number)
+    devices : JAX devices to spread the subsamples over (results do not depend on it beyond
+        rounding). On one CPU device with several cores each subsample is a path of
+        :func:`~mtlcomb_jax.path.fit_path`'s own program, in host threads, one per core
+        (:func:`~mtlcomb_jax.sharding.run_rows`; ``MTLCOMB_JAX_THREADS`` sets their number)
     progress : show a tqdm bar over the B * n_lambdas solves (and n_lambdas more for each
-        row that pads the batch to the devices or threads, see :func:`~mtlcomb_jax.sharding.run_batch`)
+        row that pads the batch to several devices, see :func:`~mtlcomb_jax.sharding.spread_batch`)
     standardize, scale_outcomes : fit on the standardised problem, as
         :func:`~mtlcomb_jax.path.fit_path` does (the scaling comes from all the data)
 

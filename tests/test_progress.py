@@ -4,7 +4,6 @@ import numpy as np
 import pytest
 
 import mtlcomb_jax as mc
-from mtlcomb_jax.sharding import batch_rows
 from problems import tasks_data
 
 
@@ -23,22 +22,22 @@ def test_cv_progress_counts_every_fold_and_lambda(capsys):
     loud = mc.cross_validate(data, n_folds=3, n_lambdas=5, progress=True)
     np.testing.assert_array_equal(quiet.task_metric, loud.task_metric)
     err = capsys.readouterr().err
-    total = 5 * batch_rows(None, 3)     # with the rows that pad the batch to the threads' shares
-    assert f"{total}/{total}" in err and f"{total + 1}/{total}" not in err
+    assert "15/15" in err and "16/15" not in err
 
 
-def test_progress_counts_every_problem_on_a_shared_grid(capsys):
+def test_progress_counts_every_problem_on_a_shared_grid(capsys, monkeypatch):
     # Explicit lambdas (CV) and stability selection share one grid across the batch;
-    # the bar must still count every problem at every lambda, and the rows that pad the
-    # batch to equal shares of the host threads (sharding.run_batch) once each.
+    # the bar must still count every problem at every lambda once: in host threads
+    # (sharding.run_rows) one row at a time, in one thread as one vmapped batch.
     data = tasks_data(n_tasks=3, n=40, p=10, n_cls=1)
     grid = mc.lambda_grid(data, n_lambdas=5)
-    mc.cross_validate(data, n_folds=3, lambdas=grid, progress=True)
-    mc.stability_selection(data, n_subsamples=4, n_lambdas=5, progress=True)
-    err = capsys.readouterr().err
-    cv_total, stability_total = 5 * batch_rows(None, 3), 5 * batch_rows(None, 4)
-    assert f"{cv_total}/{cv_total}" in err and f"{stability_total}/{stability_total}" in err
-    assert f"{cv_total + 1}/{cv_total}" not in err and f"{stability_total + 1}/{stability_total}" not in err
+    for threads in ("2", "1"):
+        monkeypatch.setenv("MTLCOMB_JAX_THREADS", threads)
+        mc.cross_validate(data, n_folds=3, lambdas=grid, progress=True)
+        mc.stability_selection(data, n_subsamples=5, n_lambdas=5, progress=True)
+        err = capsys.readouterr().err
+        assert "15/15" in err and "25/25" in err, threads
+        assert "16/15" not in err and "26/25" not in err, threads
 
 
 @pytest.mark.slow
