@@ -9,15 +9,17 @@ warm starts, and the solutions to within the solver's tol, depend on the devices
 Single-device runs skip the placement entirely. On a CPU, :func:`use_cpu_cores`
 makes one device per core.
 
-On one CPU device, :func:`run_batch` splits the batch over host threads instead, one per
-core (``MTLCOMB_JAX_THREADS`` sets the count; 1 turns it off): each thread runs the
-compiled program on its own share, and XLA:CPU runs the threads' programs at the same
-time. The solver's loops are bound by the latency of many small kernels, not by the
-cores: the mixed 5-fold CV of ``bench/bench_first_call.py`` takes 1.92 s warm on 2 cores
-and 2.10 s pinned to one (``taskset``); its folds in 2 threads of 3 take 1.35 s against
-1.86 s in one (float32: 0.30 against 0.48 s), and 3 or 5 threads take longer than 2
-(ad hoc, 2026-12-02). Unlike :func:`use_cpu_cores` this needs no setting before JAX
-starts, and the threads share one copy of the data.
+On one CPU device the batch runs in host threads instead, one per core
+(``MTLCOMB_JAX_THREADS`` sets the count; 1 turns it off), and XLA:CPU runs the threads'
+programs at the same time: :func:`run_rows` hands each thread one row at a time (the
+dense CV's folds and stability's subsamples, each solved by a single problem's
+programs), :func:`run_batch` an equal share of the batch (the working-set CV on one X).
+The solver's loops are bound by the latency of many small kernels, not by the cores:
+the mixed 5-fold CV of ``bench/bench_first_call.py`` takes 1.92 s warm on 2 cores and
+2.10 s pinned to one (``taskset``); its batch in 2 threads of 3 folds took 1.35 s against
+1.86 s in one (float32: 0.30 against 0.48 s), and 3 or 5 threads longer than 2 (ad hoc,
+2026-12-02; the folds one at a time are in bench/README.md). Unlike :func:`use_cpu_cores`
+this needs no setting before JAX starts, and the threads share one copy of the data.
 """
 from __future__ import annotations
 

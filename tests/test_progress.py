@@ -25,19 +25,19 @@ def test_cv_progress_counts_every_fold_and_lambda(capsys):
     assert "15/15" in err and "16/15" not in err
 
 
-def test_progress_counts_every_problem_on_a_shared_grid(capsys, monkeypatch):
+@pytest.mark.parametrize("threads", ["2", pytest.param("1", marks=pytest.mark.slow)])
+def test_progress_counts_every_problem_on_a_shared_grid(capsys, monkeypatch, threads):
     # Explicit lambdas (CV) and stability selection share one grid across the batch;
     # the bar must still count every problem at every lambda once: in host threads
     # (sharding.run_rows) one row at a time, in one thread as one vmapped batch.
     data = tasks_data(n_tasks=3, n=40, p=10, n_cls=1)
     grid = mc.lambda_grid(data, n_lambdas=5)
-    for threads in ("2", "1"):
-        monkeypatch.setenv("MTLCOMB_JAX_THREADS", threads)
-        mc.cross_validate(data, n_folds=3, lambdas=grid, progress=True)
-        mc.stability_selection(data, n_subsamples=5, n_lambdas=5, progress=True)
-        err = capsys.readouterr().err
-        assert "15/15" in err and "25/25" in err, threads
-        assert "16/15" not in err and "26/25" not in err, threads
+    monkeypatch.setenv("MTLCOMB_JAX_THREADS", threads)
+    mc.cross_validate(data, n_folds=3, lambdas=grid, progress=True)
+    mc.stability_selection(data, n_subsamples=5, n_lambdas=5, progress=True)
+    err = capsys.readouterr().err
+    assert "15/15" in err and "25/25" in err
+    assert "16/15" not in err and "26/25" not in err
 
 
 @pytest.mark.slow
