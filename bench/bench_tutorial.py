@@ -5,10 +5,11 @@ lambda_min_ratio=0.01, both with stop="relative", tol=1e-6, intercept=False
 (the R package's settings). Compile time is reported apart from the median run
 time. The R package's times on this 2-core machine (8.1 s path, 16.5 s CV) are
 the figures given in the project's issue tracker; the ratio is against them.
-The CV runs on one device and on one CPU device per core
-(``mtlcomb_jax.use_cpu_cores()``, each device looping over its own folds); the
-path is one problem and runs on one device. Also: the CV as a Python loop over
-folds (each fold one compiled path).
+The CV runs on one device (on a CPU with several cores, its folds in host threads,
+each fold a path of fit_path's programs) and on one CPU device per core
+(``mtlcomb_jax.use_cpu_cores()``, each device looping over its own share of the folds
+as one vmapped batch); the path is one problem and runs on one device. Also: the CV as
+a Python loop over folds in one thread (each fold one compiled path).
 
     python bench/bench_tutorial.py [--repeats 5] [--one-device]
 """
@@ -67,17 +68,17 @@ def main():
           f"median of {args.repeats} runs, float64")
     print(f"{'workload':<34} {'compile s':>9} {'run s':>8} {'R s':>6} {'x faster than R':>16}")
     for label, c, r, R in (("path, 50 lambdas", c_path, r_path, R_PATH_SECONDS),
-                           ("CV, 10 folds x 20 lambdas (vmap)", c_cv, r_cv, R_CV_SECONDS)):
+                           ("CV, 10 folds x 20 lambdas, 1 device", c_cv, r_cv, R_CV_SECONDS)):
         print(f"{label:<34} {c:>9.2f} {r:>8.3f} {R:>6.1f} {R / r:>16.1f}")
     if n_devices > 1:
         label = f"the same CV on {n_devices} CPU devices"
         print(f"{label:<34} {c_all:>9.2f} {r_all:>8.3f} {R_CV_SECONDS:>6.1f} {R_CV_SECONDS / r_all:>16.1f}")
     print(f"{'CV as a Python loop over folds':<34} {c_loop:>9.2f} {r_loop:>8.3f} {'':>6} {'':>16}")
-    print(f"vmapped CV / fold loop: {r_cv / r_loop:.2f}")
+    print(f"CV on one device / fold loop: {r_cv / r_loop:.2f}")
     if n_devices > 1:
         print(f"CV on {n_devices} devices / on one: {r_all / r_cv:.2f}; largest difference of a fold's test "
               f"metric between them: {difference:.1e}")
-    print(f"iterations per (fold, lambda): total {int(iters.sum())}; the vmapped batch runs each lambda "
+    print(f"iterations per (fold, lambda): total {int(iters.sum())}; a vmapped batch runs each lambda "
           f"for its slowest fold: {int(iters.max(axis=0).sum()) * 10} fold-iterations paid "
           f"({iters.max(axis=0).sum() * 10 / iters.sum():.2f} x the work needed)")
 

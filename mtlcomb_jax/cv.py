@@ -25,7 +25,7 @@ from .scaling import prepare_scaling, report_original
 from .sharding import batch_rows, host_threads, run_batch, run_rows, spread_batch, to_device, to_host, vmap_per_device
 from .working_set import working_set_path
 from .path import (PathResult, check_grid_args, check_lambdas, fit_path, log_grid, problem_grid, problem_lambdas,
-                   run_path, scan_path)
+                   run_cold_path, scan_path)
 from .objective import lambda_max_problem, make_problem
 from .options import check_options, raise_if_overflowed, warn_if_not_converged
 
@@ -357,10 +357,7 @@ def _fold_path(problem, grid, ratio, settings, n_lambdas, progress, w_train, w_t
     """
     fold = problem._replace(weights=w_train)
     lambdas = problem_lambdas(fold, n_lambdas, ratio, settings.intercept) if grid is None else grid
-    (p, T), dtype = (problem.X.shape[-1], problem.y.shape[0]), problem.y.dtype
-    # zeros made on the host, as fit_path's start (options.initial_point): the same program
-    fits = run_path(fold, lambdas, to_device(np.zeros((p, T), dtype)), to_device(np.zeros(T, dtype)), settings,
-                    progress=progress)
+    fits = run_cold_path(fold, lambdas, settings, progress=progress)
     metric, loss = _path_metrics(problem, w_test, fits.W, fits.intercept)
     return lambdas, metric, loss, fits.n_iter, fits.converged
 

@@ -223,6 +223,14 @@ def run_path(problem: Problem, lambdas, W0, b0, settings: Settings, *, progress=
     return _path_jit(problem, lambdas, W0, b0, settings, progress=progress)
 
 
+def run_cold_path(problem: Problem, lambdas, settings: Settings, *, progress=False):
+    """:func:`run_path` from W = 0 and b = 0 (made on the host, as :func:`fit_path`'s default
+    start, so that the program is the same): a cross-validation fold's or a subsample's path."""
+    (p, T), dtype = (problem.X.shape[-1], problem.y.shape[0]), problem.y.dtype
+    return run_path(problem, lambdas, to_device(np.zeros((p, T), dtype)), to_device(np.zeros(T, dtype)), settings,
+                    progress=progress)
+
+
 def problem_lambdas(problem: Problem, n_lambdas, ratio, intercept):
     """(n_lambdas,) the log grid of a validated (maybe padded) problem from lambda_max down to
     ``ratio`` times it, by :func:`fit_path`'s grid program, without :func:`problem_grid`'s

@@ -22,7 +22,7 @@ import numpy as np
 from .precision import jit
 from .data import MultiTaskData
 from .buckets import pad_problem, pad_samples
-from .path import check_grid_args, check_lambdas, problem_grid, run_path, scan_path
+from .path import check_grid_args, check_lambdas, problem_grid, run_cold_path, scan_path
 from .progress import progress_bar
 from .scaling import prepare_scaling
 from .sharding import batch_rows, host_threads, run_batch, run_rows, to_device, vmap_per_device
@@ -137,11 +137,9 @@ def _subsample_paths(problem, weights, lambdas, settings, *, progress=False, mes
 
 def _subsample_path(problem, lambdas, settings, progress, weights):
     """One subsample's path by :func:`~mtlcomb_jax.path.fit_path`'s program
-    (:func:`~mtlcomb_jax.path.run_path`), as one row of :func:`_subsample_paths`: (L, p)
+    (:func:`~mtlcomb_jax.path.run_cold_path`), as one row of :func:`_subsample_paths`: (L, p)
     selection masks and (L,) convergence, iterations and objectives. weights : (n_tasks, n_max)."""
-    (p, T), dtype = (problem.X.shape[-1], problem.y.shape[0]), problem.y.dtype
-    fits = run_path(problem._replace(weights=weights), lambdas, to_device(np.zeros((p, T), dtype)),
-                    to_device(np.zeros(T, dtype)), settings, progress=progress)
+    fits = run_cold_path(problem._replace(weights=weights), lambdas, settings, progress=progress)
     return _selected_rows(fits.W), fits.converged, fits.n_iter, fits.objective
 
 
