@@ -266,6 +266,7 @@ def test_a_wide_table_fits_every_outcome_on_its_rows(wide_csv, tmp_path, capsys)
     assert list(pd.read_csv(pred_file)["row"][:3]) == [1, 2, 3]
 
 
+@pytest.mark.slow
 def test_no_standardize_fits_the_raw_units(wide_csv, tmp_path, capsys):
     path, _, units = wide_csv
     counts = {}

@@ -68,6 +68,7 @@ def test_empty_devices_say_what_to_pass():
         mc.stability_selection(data, n_subsamples=2, n_lambdas=3, devices=[])
 
 
+@pytest.mark.slow
 def test_host_threads_give_the_one_thread_results(monkeypatch):
     """On one CPU device the folds and subsamples run in host threads: the CV's folds one at a
     time (sharding.run_rows), stability's subsamples on equal shares padded with copies of

@@ -34,6 +34,7 @@ def _float32_tuning(**kwargs):
     return mc.tune_hyperparameters(data, tune=("lam",), n_folds=3, **kwargs)
 
 
+@pytest.mark.slow
 def test_float32_tuning_converges_at_its_default_tolerance():
     """tol=None follows the dtype (tuning.TUNING_TOL): float32 cannot certify float64's 1e-8."""
     import warnings

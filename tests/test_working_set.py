@@ -93,7 +93,8 @@ def test_per_fold_working_sets_on_a_shared_X_equal_the_vmapped_scan(shared_wide,
     assert screened.converged.all()
 
 
-@pytest.mark.parametrize("stop", [pytest.param("kkt", marks=pytest.mark.slow), "gap"])
+@pytest.mark.slow
+@pytest.mark.parametrize("stop", ["kkt", "gap"])
 def test_start_rows_left_out_of_a_set_leave_the_start_predictors_and_all(shared_wide, monkeypatch, stop):
     """Where a first set leaves out rows of the warm start (forced here: no start row outside
     the last solution's support enters), the solve starts without them, predictors
