@@ -527,7 +527,7 @@ def cross_validate(data: MultiTaskData, *, n_folds=10, folds=None, stratify=True
 
     On one CPU device with several cores each fold is a path of :func:`fit_path`'s own
     compiled programs (the fold is the data with its training weights), the folds in host
-    threads, so a CV after a path compiles only its metrics; elsewhere (several devices, an
+    threads, so a CV after a path compiles only its fold weights and metrics; elsewhere (several devices, an
     accelerator, one thread) the folds are one vmapped computation. With working sets the
     folds are one batch of restricted solves (:mod:`~mtlcomb_jax.working_set`).
 
@@ -612,6 +612,7 @@ def cross_validate(data: MultiTaskData, *, n_folds=10, folds=None, stratify=True
     ratio = np.asarray(lambda_min_ratio, data.X.dtype)
     full_path = None
     settings = options.settings
+    fold_threads = host_threads(devices, K)
     if path_in_batch:
         # padded to use every device (spread_batch); the full data's path is the row after the folds
         (train_w, test_w), mesh = spread_batch((train_w, test_w), devices, K + 1)
@@ -621,7 +622,7 @@ def cross_validate(data: MultiTaskData, *, n_folds=10, folds=None, stratify=True
         # on the host (the screened CV's outputs hold the folds only)
         fold_lambdas, metric, loss, n_iter, converged = to_host(outputs[:5])
         full_path = outputs[5]
-    elif not screened and host_threads(devices, K) > 1:
+    elif not screened and fold_threads > 1:
         # On one CPU device with several cores: each fold is a path of fit_path's own programs,
         # the folds in host threads, each taking the next fold when it is free. A CV after a
         # path then compiles only _path_metrics, and a fold's loop stops at its own
@@ -629,8 +630,7 @@ def cross_validate(data: MultiTaskData, *, n_folds=10, folds=None, stratify=True
         # the folds' states every pass (bench_first_call.py and bench_tutorial.py time both).
         with progress_bar(K * L, "cross-validation", "solve", progress):
             fold_lambdas, metric, loss, n_iter, converged = run_rows(
-                partial(_fold_path, problem, grid, ratio, settings, L, progress), (train_w, test_w),
-                host_threads(devices, K))
+                partial(_fold_path, problem, grid, ratio, settings, L, progress), (train_w, test_w), fold_threads)
     else:
         # The folds over the devices or host threads (run_batch), the padding's results dropped.
         # With working sets on per-task X the folds share one set, gathered once: in threads
