@@ -1,10 +1,12 @@
-"""K-fold cross-validation with all folds in one compiled computation.
+"""K-fold cross-validation of the path.
 
 Folds are weights (adelie's ``cv_grpnet`` does the same): fold k trains on the
 samples outside fold k (their weights renormalised per task) and is scored on
-fold k, so every fold has the same shapes, X is never copied, and the K paths
-run as one ``vmap`` of the scanned path. Each fold computes its own lambda grid
-from its training part, as the R package does; ``cv.lambdas`` is their mean.
+fold k, so every fold has the same shapes and X is never copied. On one CPU device
+with several cores each fold is then a path of :func:`~.path.fit_path`'s own programs,
+in host threads (:func:`_fold_path`); elsewhere the K paths run as one ``vmap`` of the
+scanned path (:func:`_cv_jit`). Each fold computes its own lambda grid from its
+training part, as the R package does; ``cv.lambdas`` is their mean.
 """
 from __future__ import annotations
 

@@ -37,9 +37,9 @@ def use_cpu_cores(n_devices=None):
     :func:`~mtlcomb_jax.stability_selection` run their folds or subsamples on all cores at once.
 
     By default JAX sees a CPU as one device, and the folds then run in host threads, one
-    per core (:func:`run_batch`). With one device per core each device runs its own
-    folds' loops (:func:`run_per_device`) instead: on 2 cores the R tutorial's 10-fold
-    CV takes as long either way (``python bench/bench_tutorial.py`` times both). Single
+    per core (:func:`run_rows`). With one device per core each device runs its own
+    folds' loops as a vmapped batch (:func:`run_per_device`) instead: on 2 cores the R
+    tutorial's 10-fold CV then takes longer (``python bench/bench_tutorial.py`` times both). Single
     fits and paths still run on one device. The cost is memory: every device holds its
     own copy of the data (X), where the threads share one, so for data near the
     machine's memory keep one device, or pass ``devices=jax.devices()[:1]`` to the call
@@ -110,7 +110,7 @@ def host_cores() -> int:
 
 
 def host_threads(devices, batch_size) -> int:
-    """How many host threads :func:`run_batch` splits a batch of batch_size rows over: one
+    """How many host threads :func:`run_rows` or :func:`run_batch` run a batch of batch_size rows in: one
     per core (``MTLCOMB_JAX_THREADS`` when set), at most one per row, where the batch runs
     on one CPU device; else 1 (several devices, or an accelerator, which runs one
     program at a time anyway)."""
@@ -138,7 +138,7 @@ def batch_rows(devices, batch_size, *, threads=True) -> int:
     return batch_size if len(used) == 1 else len(used) * per_device
 
 
-#: JAX's settings that a thread of :func:`run_batch` takes from its caller: JAX keeps them per
+#: JAX's settings that a thread of :func:`run_rows` or :func:`run_batch` takes from its caller: JAX keeps them per
 #: thread, and a context manager the caller entered (``with jax.enable_x64(True):``) would
 #: not reach a new thread, which would trace the same program in float32.
 _CALLERS_SETTINGS = (jax.enable_x64, jax.default_device, jax.default_matmul_precision, jax.numpy_dtype_promotion,
