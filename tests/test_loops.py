@@ -68,7 +68,10 @@ CHILD = textwrap.dedent("""
 @pytest.fixture(scope="module")
 def shapes(tmp_path_factory):
     dump = tmp_path_factory.mktemp("hlo")
-    env = dict(os.environ, MTLCOMB_JAX_CACHE="0", XLA_FLAGS=f"--xla_dump_to={dump} --xla_dump_hlo_as_text")
+    # One thread: the CV's folds as one vmapped batch (cv._cv_jit), as an accelerator runs them;
+    # in host threads on the CPU each fold would run the path's programs instead.
+    env = dict(os.environ, MTLCOMB_JAX_CACHE="0", MTLCOMB_JAX_THREADS="1",
+               XLA_FLAGS=f"--xla_dump_to={dump} --xla_dump_hlo_as_text")
     done = subprocess.run([sys.executable, "-c", CHILD, str(dump)], env=env, capture_output=True, text=True,
                           timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
@@ -106,8 +109,11 @@ def test_fixed_shape_takes_the_adaptive_iterates(shapes):
         assert a["converged"] and f["converged"], name
         values_a, values_f = np.asarray(a["values"]), np.asarray(f["values"])
         if name.endswith("float32"):
-            # the stacked trial products round in another order
-            np.testing.assert_allclose(values_f, values_a, rtol=1e-4, atol=1e-4 * np.abs(values_a).max(),
+            # The stacked trial products round in another order, so the iterates part from the
+            # first step and each solve stops somewhere within its certificate (float32's gap
+            # tol, 1e-4 of the null loss); the held-out deviance, not a certified quantity, then
+            # differs by up to 6e-4 relative on some CPUs (XLA's code for the machine at hand).
+            np.testing.assert_allclose(values_f, values_a, rtol=2e-3, atol=1e-4 * np.abs(values_a).max(),
                                        err_msg=name)
         else:
             assert f["n_iter"] == a["n_iter"], name
