@@ -529,8 +529,8 @@ def cross_validate(data: MultiTaskData, *, n_folds=10, folds=None, stratify=True
 
     On one CPU device with several cores each fold is a path of :func:`fit_path`'s own
     compiled programs (the fold is the data with its training weights), the folds in host
-    threads, so a CV after a path compiles only its fold weights and metrics; elsewhere (several devices, an
-    accelerator, one thread) the folds are one vmapped computation. With working sets the
+    threads, so a CV after a path compiles only its fold weights and metrics; elsewhere
+    (several devices, an accelerator, one thread) the folds are one vmapped computation. With working sets the
     folds are one batch of restricted solves (:mod:`~mtlcomb_jax.working_set`).
 
     Parameters
@@ -627,9 +627,9 @@ def cross_validate(data: MultiTaskData, *, n_folds=10, folds=None, stratify=True
     elif not screened and fold_threads > 1:
         # On one CPU device with several cores: each fold is a path of fit_path's own programs,
         # the folds in host threads, each taking the next fold when it is free. A CV after a
-        # path then compiles only _path_metrics, and a fold's loop stops at its own
-        # iterations, where a vmapped batch runs every lambda to its slowest fold and selects
-        # the folds' states every pass (bench_first_call.py and bench_tutorial.py time both).
+        # path then compiles only _fold_weights and _path_metrics, and a fold's loop stops at
+        # its own iterations, where a vmapped batch runs every lambda to its slowest fold and
+        # selects the folds' states every pass (bench_first_call.py and bench_tutorial.py time both).
         with progress_bar(K * L, "cross-validation", "solve", progress):
             fold_lambdas, metric, loss, n_iter, converged = run_rows(
                 partial(_fold_path, problem, grid, ratio, settings, L, progress), (train_w, test_w), fold_threads)

@@ -4,7 +4,8 @@ The path and the folds stay one compiled computation: each finished lambda
 calls ``jax.debug.callback(advance, n_iter)`` from inside the scan (:func:`tick`),
 and ``advance`` moves whichever tqdm bar is open in :func:`progress_bar`. Under ``vmap``
 (cross-validation) JAX runs the callback once per fold, and folds in host threads each
-run their own path, so a CV bar counts ``n_folds * n_lambdas`` solves. The callback is a module-level function, so
+run their own path, so a CV bar counts ``n_folds * n_lambdas`` solves. The callback is a
+module-level function, so
 the compiled program does not depend on the bar object and is cached across
 calls; programs with and without the callback are compiled separately
 (``progress`` is a static argument). With working sets the loop over lambdas runs in

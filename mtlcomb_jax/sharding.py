@@ -16,9 +16,9 @@ dense CV's folds and stability's subsamples, each solved by a single problem's
 programs), :func:`run_batch` an equal share of the batch (the working-set CV on one X).
 The solver's loops are bound by the latency of many small kernels, not by the cores:
 the mixed 5-fold CV of ``bench/bench_first_call.py`` takes 1.92 s warm on 2 cores and
-2.10 s pinned to one (``taskset``); its batch in 2 threads of 3 folds took 1.35 s against
-1.86 s in one (float32: 0.30 against 0.48 s), and 3 or 5 threads longer than 2 (ad hoc,
-2026-12-02; the folds one at a time are in bench/README.md). Unlike :func:`use_cpu_cores`
+2.10 s pinned to one (``taskset``); :func:`run_batch`'s shares of it, 2 threads of 3 folds,
+take 1.35 s against 1.86 s in one thread (float32: 0.30 against 0.48 s), and 3 or 5 threads
+longer than 2 (ad hoc, 2026-12-02; bench/README.md times the folds one at a time). Unlike :func:`use_cpu_cores`
 this needs no setting before JAX starts, and the threads share one copy of the data.
 """
 from __future__ import annotations
@@ -110,7 +110,7 @@ def host_cores() -> int:
 
 
 def host_threads(devices, batch_size) -> int:
-    """How many host threads :func:`run_rows` or :func:`run_batch` run a batch of batch_size rows in: one
+    """How many host threads :func:`run_rows` or :func:`run_batch` run batch_size rows in: one
     per core (``MTLCOMB_JAX_THREADS`` when set), at most one per row, where the batch runs
     on one CPU device; else 1 (several devices, or an accelerator, which runs one
     program at a time anyway)."""
@@ -184,6 +184,7 @@ def run_rows(call, arrays, n_threads):
     Returns ``call``'s outputs as NumPy arrays (:func:`to_host`), stacked over the rows in
     their order.
     """
+    # Rows cut on the host: indexing a jax array eagerly compiles a program per shape.
     host = [np.asarray(a) for a in to_host(tuple(arrays))]
     rows = [tuple(to_device(a[i]) for a in host) for i in range(host[0].shape[0])]
     one_row = in_callers_settings(lambda row: to_host(call(*row)))
