@@ -4,8 +4,9 @@ Folds are weights (adelie's ``cv_grpnet`` does the same): fold k trains on the
 samples outside fold k (their weights renormalised per task) and is scored on
 fold k, so every fold has the same shapes and X is never copied. On one CPU device
 with several cores each fold is then a path of :func:`~.path.fit_path`'s own programs,
-in host threads (:func:`_fold_path`); elsewhere the K paths run as one ``vmap`` of the
-scanned path (:func:`_cv_jit`). Each fold computes its own lambda grid from its
+in host threads (:func:`_fold_path`, with working sets on one X :func:`_screened_fold`);
+elsewhere the K paths run as one ``vmap`` of the scanned path (:func:`_cv_jit`) or one
+batch of working-set solves (:func:`_screened_cv`). Each fold computes its own lambda grid from its
 training part, as the R package does; ``cv.lambdas`` is their mean.
 """
 from __future__ import annotations
@@ -413,20 +414,32 @@ def _screened_cv(problem, train_w, test_w, grid, ratio, settings, n_lambdas, n_f
     n_problems = train_w.shape[0]
     grids, lam_max, null = _fold_grids(problem, train_w, ratio, intercept=settings.intercept, n_lambdas=n_lambdas)
     if grid is not None:
-        grids = jnp.broadcast_to(grid, (n_problems, grid.shape[0]))
+        grids = np.broadcast_to(np.asarray(grid), (n_problems, grid.shape[0]))
     p, T = problem.X.shape[-1], problem.y.shape[0]
     dtype = problem.y.dtype
-    batch = problem._replace(weights=train_w, lam=jnp.zeros((n_problems,), dtype))
+    # the zeros made on the host (as eager operations, each shape would compile a program)
+    batch = problem._replace(weights=train_w, lam=to_device(np.zeros((n_problems,), dtype)))
     grids = np.asarray(grids)
     ((metric, loss), full), n_iter, converged, W_full = working_set_path(
-        batch, grids, jnp.zeros((n_problems, p, T), dtype), jnp.zeros((n_problems, T), dtype), settings,
+        batch, grids, to_device(np.zeros((n_problems, p, T), dtype)), to_device(np.zeros((n_problems, T), dtype)),
+        settings,
         lambda_start=np.asarray(lam_max), scale=np.asarray(null),
         per_lambda=lambda fit, z: _fold_outputs(problem, test_w, fit, z, n_folds=n_folds, with_full=with_full),
         on_lambda=advance, keep_W=n_folds if with_full else None, mesh=mesh)
     full_path = (jnp.asarray(grids[n_folds]), full._replace(W=unpad_rows(W_full, n_features))) if with_full else None
-    # working_set_path stacks lambdas first: (L, K, ...) -> (K, L, ...)
-    return (grids[:n_folds], jnp.swapaxes(metric, 0, 1), jnp.swapaxes(loss, 0, 1), n_iter[:, :n_folds].T,
+    # working_set_path stacks lambdas first: (L, K, ...) -> (K, L, ...), on the host
+    metric, loss = to_host((metric, loss))
+    return (grids[:n_folds], np.swapaxes(metric, 0, 1), np.swapaxes(loss, 0, 1), n_iter[:, :n_folds].T,
             converged[:, :n_folds].T, full_path)
+
+
+def _screened_fold(problem, grid, ratio, settings, n_lambdas, n_features, w_train, w_test):
+    """One fold's working-set path, a batch of one (the programs of
+    :func:`~mtlcomb_jax.path.fit_path` with working sets), and its held-out metrics: one row
+    of :func:`_screened_cv`'s outputs (lambdas (L,), metric and heldout loss (L, T), n_iter
+    and converged (L,)). w_train, w_test : (1, n_tasks, n_max) the fold's weights."""
+    outputs = _screened_cv(problem, w_train, w_test, grid, ratio, settings, n_lambdas, 1, False, None, n_features)
+    return tuple(np.asarray(leaf)[0] for leaf in to_host(outputs[:5]))
 
 
 def _mean_defined(values):
@@ -530,8 +543,10 @@ def cross_validate(data: MultiTaskData, *, n_folds=10, folds=None, stratify=True
     On one CPU device with several cores each fold is a path of :func:`fit_path`'s own
     compiled programs (the fold is the data with its training weights), the folds in host
     threads, so a CV after a path compiles only its fold weights and metrics; elsewhere
-    (several devices, an accelerator, one thread) the folds are one vmapped computation. With working sets the
-    folds are one batch of restricted solves (:mod:`~mtlcomb_jax.working_set`).
+    (several devices, an accelerator, one thread) the folds are one vmapped computation.
+    With working sets (:mod:`~mtlcomb_jax.working_set`) on one X the same holds with
+    fit_path's working-set programs; on per-task X, or with ``return_path``, the folds
+    are one batch of restricted solves.
 
     Parameters
     ----------
@@ -550,13 +565,12 @@ def cross_validate(data: MultiTaskData, *, n_folds=10, folds=None, stratify=True
         working sets beyond ``tol`` (see :mod:`~mtlcomb_jax.sharding`). With working sets
         (``screening``) they must be this process's own devices: that loop runs on each
         process's host. On one CPU device the folds run in host threads, one per core
-        (``MTLCOMB_JAX_THREADS`` sets their number): one fold at a time each
-        (:func:`~mtlcomb_jax.sharding.run_rows`), or with working sets on one X equal
-        shares of the batch (:func:`~mtlcomb_jax.sharding.run_batch`).
+        (``MTLCOMB_JAX_THREADS`` sets their number), one fold at a time each
+        (:func:`~mtlcomb_jax.sharding.run_rows`), except with working sets on per-task X
+        or with ``return_path``, which run one batch.
     progress : show a tqdm bar over the solves: n_folds * n_lambdas, plus n_lambdas for
         the full data's path in the batch (``return_path`` with working sets) and for each
-        row that pads the batch to the devices, or with working sets to the threads'
-        shares (:func:`~mtlcomb_jax.sharding.run_batch`)
+        row that pads the batch to the devices (:func:`~mtlcomb_jax.sharding.run_batch`)
     screening : strong-rule working sets as in :func:`~mtlcomb_jax.path.fit_path`
         (with one X for all tasks each fold has its own set; with per-task X the folds
         share one, the union of theirs; the loop over lambdas then runs in Python around
@@ -633,10 +647,19 @@ def cross_validate(data: MultiTaskData, *, n_folds=10, folds=None, stratify=True
         with progress_bar(K * L, "cross-validation", "solve", progress):
             fold_lambdas, metric, loss, n_iter, converged = run_rows(
                 partial(_fold_path, problem, grid, ratio, settings, L, progress), (train_w, test_w), fold_threads)
+    elif screened and fold_threads > 1 and problem.X.ndim == 2:
+        # With working sets on one X each fold has its own set anyway: each fold is a
+        # working-set path of its own, a batch of one as fit_path's, in host threads. A CV
+        # after a screened path then compiles no solver of its own, and a fold's cost per
+        # iteration is its own set's, not the largest set of a batch (bench/README.md, "Devices").
+        with progress_bar(K * L, "cross-validation", "solve", progress):
+            fold_lambdas, metric, loss, n_iter, converged = run_rows(
+                partial(_screened_fold, problem, grid, ratio, settings, L, data.n_features), (train_w, test_w),
+                fold_threads, keep_axis=True)
     else:
-        # The folds over the devices or host threads (run_batch), the padding's results dropped.
+        # The folds as one batch over the devices (run_batch), the padding's results dropped.
         # With working sets on per-task X the folds share one set, gathered once: in threads
-        # each share would gather its own, and at the gene-expression benchmark's size two
+        # each fold would gather its own, and at the gene-expression benchmark's size two
         # threads are no faster (67.9 against 63.8 s, ad hoc, 2026-12-02).
         if screened:
             def call(rows, mesh):
@@ -645,10 +668,8 @@ def cross_validate(data: MultiTaskData, *, n_folds=10, folds=None, stratify=True
         else:
             def call(rows, mesh):
                 return _cv_jit(problem, *rows, grid, ratio, settings, n_lambdas=L, progress=progress, mesh=mesh)
-        threads = not screened or problem.X.ndim == 2
-        with progress_bar(batch_rows(devices, K, threads=threads) * L, "cross-validation", "solve", progress):
-            fold_lambdas, metric, loss, n_iter, converged = run_batch(call, (train_w, test_w), devices, K,
-                                                                      threads=threads)
+        with progress_bar(batch_rows(devices, K) * L, "cross-validation", "solve", progress):
+            fold_lambdas, metric, loss, n_iter, converged = run_batch(call, (train_w, test_w), devices, K)
     raise_if_overflowed("cross_validate", data, (loss,), similarity=options.similarity, ridge=options.ridge)
     warn_if_not_converged(converged, n_iter, what="cross_validate", dtype=data.X.dtype)
     path = None

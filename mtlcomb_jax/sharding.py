@@ -11,15 +11,15 @@ makes one device per core.
 
 On one CPU device the batch runs in host threads instead, one per core
 (``MTLCOMB_JAX_THREADS`` sets the count; 1 turns it off), and XLA:CPU runs the threads'
-programs at the same time: :func:`run_rows` hands each thread one row at a time (the
-dense CV's folds and stability's subsamples, each solved by a single problem's
-programs), :func:`run_batch` an equal share of the batch (the working-set CV on one X).
+programs at the same time: :func:`run_rows` hands each thread one row at a time (a CV's
+fold or a stability subsample), solved by a single problem's programs, the path's own
+(:func:`~mtlcomb_jax.path.fit_path`), so that a CV after a path compiles almost nothing.
 The solver's loops are bound by the latency of many small kernels, not by the cores:
 the mixed 5-fold CV of ``bench/bench_first_call.py`` takes 1.92 s warm on 2 cores and
-2.10 s pinned to one (``taskset``); :func:`run_batch`'s shares of it, 2 threads of 3 folds,
-take 1.35 s against 1.86 s in one thread (float32: 0.30 against 0.48 s), and 3 or 5 threads
-longer than 2 (ad hoc, 2026-12-02; bench/README.md times the folds one at a time). Unlike :func:`use_cpu_cores`
-this needs no setting before JAX starts, and the threads share one copy of the data.
+2.10 s pinned to one (``taskset``), so a second thread fills the second core; 3 or 5
+threads for its 5 folds take no less than 2 (ad hoc, 2026-12-02; bench/README.md times the
+threads against one). Unlike :func:`use_cpu_cores` this needs no setting before JAX starts, and the threads share
+one copy of the data.
 """
 from __future__ import annotations
 
@@ -110,10 +110,10 @@ def host_cores() -> int:
 
 
 def host_threads(devices, batch_size) -> int:
-    """How many host threads :func:`run_rows` or :func:`run_batch` run batch_size rows in: one
-    per core (``MTLCOMB_JAX_THREADS`` when set), at most one per row, where the batch runs
-    on one CPU device; else 1 (several devices, or an accelerator, which runs one
-    program at a time anyway)."""
+    """How many host threads :func:`run_rows` runs batch_size rows in: one per core
+    (``MTLCOMB_JAX_THREADS`` when set), at most one per row, where the batch runs on one
+    CPU device; else 1 (several devices, or an accelerator, which runs one program at a
+    time anyway)."""
     used, _ = _devices_used(devices, batch_size)
     if len(used) > 1 or used[0].platform != "cpu":
         return 1
@@ -128,65 +128,47 @@ def host_threads(devices, batch_size) -> int:
     return max(1, min(threads, batch_size))
 
 
-def batch_rows(devices, batch_size, *, threads=True) -> int:
-    """The rows :func:`run_batch` (with the same ``threads``) pads a batch of batch_size rows
-    to (progress bars count them all): the devices' or the threads' shares times their number."""
-    n_threads = host_threads(devices, batch_size) if threads else 1
-    if n_threads > 1:
-        return n_threads * -(-batch_size // n_threads)
+def batch_rows(devices, batch_size) -> int:
+    """The rows :func:`run_batch` pads a batch of batch_size rows to (progress bars count
+    them all): the devices' equal shares times their number."""
     used, per_device = _devices_used(devices, batch_size)
     return batch_size if len(used) == 1 else len(used) * per_device
 
 
-#: JAX's settings that a thread of :func:`run_rows` or :func:`run_batch` takes from its caller: JAX keeps them per
+#: JAX's settings that a thread of :func:`run_rows` takes from its caller: JAX keeps them per
 #: thread, and a context manager the caller entered (``with jax.enable_x64(True):``) would
 #: not reach a new thread, which would trace the same program in float32.
 _CALLERS_SETTINGS = (jax.enable_x64, jax.default_device, jax.default_matmul_precision, jax.numpy_dtype_promotion,
                      jax.numpy_rank_promotion)
 
 
-def run_batch(call, arrays, devices, batch_size, *, threads=True):
-    """``call(rows, mesh)`` over a batch of batch_size rows, on the devices or host threads.
+def run_batch(call, arrays, devices, batch_size):
+    """``call(rows, mesh)`` over a batch of batch_size rows, in one call on the devices.
 
-    ``call`` computes on ``rows``, the batched ``arrays`` (leading axis) or a share of them,
-    with ``mesh`` as :func:`spread_batch` returns it; every array it returns has the rows
-    as leading axis. On several devices that is one call (:func:`spread_batch`). On one
-    CPU device with several cores (:func:`host_threads`, unless ``threads`` is False) each
-    thread calls it on its own share, padded with copies of the last row to equal shares
-    so that the shares run the same compiled programs (JAX compiles a program two threads
-    ask for at once only once), under the caller's JAX settings
-    (:data:`_CALLERS_SETTINGS`).
+    ``call`` computes on ``rows``, the batched ``arrays`` (leading axis) spread over the
+    devices, with ``mesh`` as :func:`spread_batch` returns it; every array it returns has
+    the rows as leading axis. Host threads are :func:`run_rows`'.
 
     Returns ``call``'s outputs as NumPy arrays (:func:`to_host`), cut to the batch's rows.
     """
-    n_threads = host_threads(devices, batch_size) if threads else 1
-    if n_threads == 1:
-        rows, mesh = spread_batch(tuple(arrays), devices, batch_size)
-        return jax.tree.map(lambda leaf: leaf[:batch_size], to_host(call(rows, mesh)))
-    padded_size = batch_rows(devices, batch_size)
-    share = padded_size // n_threads
-    host = [np.asarray(a) for a in to_host(tuple(arrays))]
-    padded = [np.concatenate([a, np.repeat(a[-1:], padded_size - batch_size, axis=0)]) for a in host]
-    shares = [tuple(to_device(a[g * share:(g + 1) * share]) for a in padded) for g in range(n_threads)]
-    one_share = in_callers_settings(lambda rows: to_host(call(rows, None)))
-    with ThreadPoolExecutor(n_threads, thread_name_prefix="mtlcomb_jax") as pool:
-        parts = list(pool.map(one_share, shares))
-    return jax.tree.map(lambda *leaves: np.concatenate(leaves)[:batch_size], *parts)
+    rows, mesh = spread_batch(tuple(arrays), devices, batch_size)
+    return jax.tree.map(lambda leaf: leaf[:batch_size], to_host(call(rows, mesh)))
 
 
-def run_rows(call, arrays, n_threads):
+def run_rows(call, arrays, n_threads, *, keep_axis=False):
     """``call(*row)`` for each row of the batched ``arrays`` (leading axis), in n_threads host
     threads, each taking the next row when it is free, under the caller's JAX settings
-    (:data:`_CALLERS_SETTINGS`). Unlike :func:`run_batch` nothing is padded: ``call`` sees
-    one row at a time, without the batch axis, so it can run the programs a single problem
-    runs (cross-validation runs fit_path's, see :func:`~mtlcomb_jax.cv.cross_validate`).
+    (:data:`_CALLERS_SETTINGS`). Nothing is padded: ``call`` sees one row at a time, without
+    the batch axis (with ``keep_axis``, as a batch of one: the working sets' programs take
+    a batch), so it can run the programs a single problem runs (cross-validation runs
+    fit_path's, see :func:`~mtlcomb_jax.cv.cross_validate`).
 
     Returns ``call``'s outputs as NumPy arrays (:func:`to_host`), stacked over the rows in
     their order.
     """
     # Rows cut on the host: indexing a jax array eagerly compiles a program per shape.
     host = [np.asarray(a) for a in to_host(tuple(arrays))]
-    rows = [tuple(to_device(a[i]) for a in host) for i in range(host[0].shape[0])]
+    rows = [tuple(to_device(a[i:i + 1] if keep_axis else a[i]) for a in host) for i in range(host[0].shape[0])]
     one_row = in_callers_settings(lambda row: to_host(call(*row)))
     with ThreadPoolExecutor(n_threads, thread_name_prefix="mtlcomb_jax") as pool:
         outputs = list(pool.map(one_row, rows))

@@ -77,6 +77,32 @@ def test_a_cv_after_a_path_compiles_only_its_fold_weights_and_metrics(monkeypatc
     np.testing.assert_allclose(threads.task_metric, batch.task_metric, rtol=1e-8)
 
 
+def test_a_screened_cv_after_a_screened_path_compiles_no_solver(monkeypatch):
+    """With working sets on one X each fold runs as a working-set path of its own, a batch
+    of one as fit_path's (cv._screened_fold), in host threads: after the path the CV
+    compiles only its own fold weights, grids and metrics, where one thread (the folds as
+    one batch) compiles solvers of its own. The results agree within the gap rule's
+    tolerance (working ahead gives other warm starts)."""
+    names = []
+    monitoring.register_event_duration_secs_listener(
+        lambda event, duration, **kw: names.append(kw.get("fun_name"))
+        if event == "/jax/core/compile/backend_compile_duration" else None)
+    data = shared_data(n=90, p=110, seed=3, **MIXED)        # the bucket of the test above, with working sets
+    monkeypatch.setenv("MTLCOMB_JAX_THREADS", "2")
+    mc.fit_path(data, n_lambdas=6, screening=True)
+    del names[:]
+    threads = mc.cross_validate(data, n_folds=3, n_lambdas=6, screening=True)
+    assert set(names) <= {"jit(_fold_weights)", "jit(_fold_grids)", "jit(_fold_outputs)", "jit(_empty_stack)",
+                          "jit(_store)"}, names
+    monkeypatch.setenv("MTLCOMB_JAX_THREADS", "1")
+    del names[:]
+    batch = mc.cross_validate(data, n_folds=3, n_lambdas=6, screening=True)
+    assert "jit(solve_on_columns)" in names
+    assert threads.converged.all() and batch.converged.all()
+    np.testing.assert_allclose(threads.fold_lambdas, batch.fold_lambdas, rtol=1e-12)
+    np.testing.assert_allclose(threads.deviance, batch.deviance, rtol=1e-4)
+
+
 TUNE = dict(tune=("lam",), n_steps=2, n_folds=3, ridge=0.01)
 
 

@@ -139,7 +139,7 @@ def test_a_working_set_round_waits_for_the_device_once(monkeypatch, keep_W):
     """Everything the host decides on in a round (violations, gaps, iterations, the next
     start's active rows, the kept rows) comes in one ``to_host``; no other read. The CV runs
     in one thread: the counts are those of one loop over lambdas (in host threads,
-    sharding.run_batch, each thread runs a loop of its own)."""
+    sharding.run_rows, each fold runs a loop of its own)."""
     monkeypatch.setenv("MTLCOMB_JAX_THREADS", "1")
     import jax
     import numpy as np

@@ -70,10 +70,9 @@ def test_empty_devices_say_what_to_pass():
 
 @pytest.mark.slow
 def test_host_threads_give_the_one_thread_results(monkeypatch):
-    """On one CPU device the folds and subsamples run in host threads: the CV's folds one at a
-    time (sharding.run_rows), stability's subsamples on equal shares padded with copies of
-    the last row (sharding.run_batch), whose padding's results are dropped. The results are
-    those of one call over the whole batch in one thread."""
+    """On one CPU device the folds and subsamples run in host threads, each thread taking the
+    next fold or subsample (sharding.run_rows), nothing padded. The results are those of one
+    call over the whole batch in one thread."""
     from mtlcomb_jax.sharding import batch_rows, host_threads
     from mtlcomb_jax.simulate import simulate_mixed_tasks
     Xs, ys, types, _ = simulate_mixed_tasks(2, 2, 12, 3, 40, seed=1)
@@ -84,7 +83,7 @@ def test_host_threads_give_the_one_thread_results(monkeypatch):
         cv = mc.cross_validate(data, n_folds=5, n_lambdas=6)
         stability = mc.stability_selection(data, n_subsamples=4, n_lambdas=5)
         runs[threads] = cv, stability
-    assert host_threads(None, 5) == 3 and batch_rows(None, 5) == 6 and batch_rows(None, 2) == 2
+    assert host_threads(None, 5) == 3 and host_threads(None, 2) == 2 and batch_rows(None, 5) == 5
     (cv1, st1), (cv3, st3) = runs["1"], runs["3"]
     assert cv3.n_iter.shape == cv1.n_iter.shape == (5, 6)
     np.testing.assert_array_equal(cv3.n_iter, cv1.n_iter)
@@ -104,21 +103,22 @@ def test_a_bad_thread_count_says_what_to_set(monkeypatch, bad):
 
 
 def test_host_threads_run_under_the_callers_jax_settings(monkeypatch):
-    """JAX keeps its settings per thread: a thread of run_batch must see the caller's
+    """JAX keeps its settings per thread: a thread of run_rows must see the caller's
     ``with jax.enable_x64(...)`` (else it would trace the caller's program in float32)."""
-    from mtlcomb_jax.sharding import run_batch
-    monkeypatch.setenv("MTLCOMB_JAX_THREADS", "2")
+    from mtlcomb_jax.sharding import run_rows
     seen = []
 
-    def call(rows, mesh):
+    def call(row):
         seen.append((jax.enable_x64.value, str(jax.default_matmul_precision.value)))
-        return (rows[0] * 2,)
+        return (row * 2,)
 
     flipped = not jax.enable_x64.value
     with jax.enable_x64(flipped), jax.default_matmul_precision("bfloat16"):
-        (out,) = run_batch(call, (np.arange(5.0)[:, None],), None, 5)
-    assert seen == [(flipped, "bfloat16")] * 2
+        (out,) = run_rows(call, (np.arange(5.0)[:, None],), 2)
+        (kept,) = run_rows(call, (np.arange(5.0)[:, None],), 2, keep_axis=True)
+    assert seen == [(flipped, "bfloat16")] * 10
     np.testing.assert_array_equal(out[:, 0], 2 * np.arange(5.0))
+    np.testing.assert_array_equal(kept[:, 0, 0], 2 * np.arange(5.0))     # each row as a batch of one
 
 
 @pytest.mark.slow   # two CVs with working sets, about 12 s

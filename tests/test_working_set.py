@@ -73,8 +73,8 @@ def shared_wide():
 @pytest.mark.slow
 def test_per_fold_working_sets_on_a_shared_X_equal_the_vmapped_scan(shared_wide, monkeypatch):
     """A shared X gives each fold its own working set; the folds still match the unscreened CV.
-    In one thread, so that the 4 folds are one batch (sharding.run_batch would give each of
-    the host threads a share)."""
+    In one thread, so that the 4 folds are one batch (in host threads each fold runs as a
+    batch of one, cv._screened_fold)."""
     monkeypatch.setenv("MTLCOMB_JAX_THREADS", "1")
     modes = []
     gather = working_set.gather_columns
