@@ -545,8 +545,8 @@ def cross_validate(data: MultiTaskData, *, n_folds=10, folds=None, stratify=True
     threads, so a CV after a path compiles only its fold weights and metrics; elsewhere
     (several devices, an accelerator, one thread) the folds are one vmapped computation.
     With working sets (:mod:`~mtlcomb_jax.working_set`) on one X the same holds with
-    fit_path's working-set programs; on per-task X, or with ``return_path``, the folds
-    are one batch of restricted solves.
+    fit_path's working-set programs; on per-task X the folds are one batch of restricted
+    solves.
 
     Parameters
     ----------
@@ -577,12 +577,13 @@ def cross_validate(data: MultiTaskData, *, n_folds=10, folds=None, stratify=True
         batched solves)
     return_path : also fit the path on all the data, as ``cv.path`` (what
         :func:`~mtlcomb_jax.path.fit_path` returns for the same arguments and the default
-        grid, or ``lambdas``: the same solutions to within ``tol``). With working sets it
-        runs as one more problem of the folds' batch, so it compiles nothing of its own
-        (with per-task X it also shares their working set): the path's programs and a
-        separate loop are saved (``python bench/bench_genomics.py`` times both ways,
-        ``--separate`` for the separate one).
-        Without working sets it is a separate :func:`fit_path`.
+        grid, or ``lambdas``: the same solutions to within ``tol``). Where the folds run
+        as one batch with working sets (per-task X, or several devices) it runs as one
+        more problem of that batch, so it compiles nothing of its own (with per-task X
+        it also shares their working set): the path's programs and a separate loop are
+        saved (``python bench/bench_genomics.py`` times both ways, ``--separate`` for the
+        separate one). Elsewhere it is a separate :func:`fit_path` after the folds, which
+        runs the programs the folds ran in host threads.
     standardize, scale_outcomes : fit every fold on the standardised problem, as
         :func:`~mtlcomb_jax.path.fit_path` does (:mod:`~mtlcomb_jax.scaling`; the scaling
         comes from all the data, not from each fold's training part); ``lambdas`` and the
@@ -623,12 +624,15 @@ def cross_validate(data: MultiTaskData, *, n_folds=10, folds=None, stratify=True
                          "loop over lambdas on each process's host and needs local devices: pass "
                          "devices=jax.local_devices(), or screening=False to shard the folds over all processes.")
     # The full data's path as problem K + 1 of the screened batch.
-    path_in_batch = bool(return_path) and screened
+    fold_threads = host_threads(devices, K)
+    # With working sets on one X in host threads each fold is a working-set path of its own
+    # (below), and the full data's path is fit_path's, after them, on the same programs.
+    screened_folds = screened and fold_threads > 1 and problem.X.ndim == 2
+    path_in_batch = bool(return_path) and screened and not screened_folds
     train_w, test_w = fold_weights(problem, fold_ids, K, with_full=path_in_batch)
     ratio = np.asarray(lambda_min_ratio, data.X.dtype)
     full_path = None
     settings = options.settings
-    fold_threads = host_threads(devices, K)
     if path_in_batch:
         # padded to use every device (spread_batch); the full data's path is the row after the folds
         (train_w, test_w), mesh = spread_batch((train_w, test_w), devices, K + 1)
@@ -647,7 +651,7 @@ def cross_validate(data: MultiTaskData, *, n_folds=10, folds=None, stratify=True
         with progress_bar(K * L, "cross-validation", "solve", progress):
             fold_lambdas, metric, loss, n_iter, converged = run_rows(
                 partial(_fold_path, problem, grid, ratio, settings, L, progress), (train_w, test_w), fold_threads)
-    elif screened and fold_threads > 1 and problem.X.ndim == 2:
+    elif screened_folds:
         # With working sets on one X each fold has its own set anyway: each fold is a
         # working-set path of its own, a batch of one as fit_path's, in host threads. A CV
         # after a screened path then compiles no solver of its own, and a fold's cost per

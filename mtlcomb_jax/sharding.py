@@ -14,6 +14,8 @@ On one CPU device the batch runs in host threads instead, one per core
 programs at the same time: :func:`run_rows` hands each thread one row at a time (a CV's
 fold or a stability subsample), solved by a single problem's programs, the path's own
 (:func:`~mtlcomb_jax.path.fit_path`), so that a CV after a path compiles almost nothing.
+The CV with working sets on per-task X is the exception: its folds share one working
+set, so they stay one batch (:func:`run_batch`) in one thread.
 The solver's loops are bound by the latency of many small kernels, not by the cores:
 the mixed 5-fold CV of ``bench/bench_first_call.py`` takes 1.92 s warm on 2 cores and
 2.10 s pinned to one (``taskset``), so a second thread fills the second core; 3 or 5

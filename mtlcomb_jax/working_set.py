@@ -312,7 +312,7 @@ def initial_sets(active, start_rows, strong, priority, n_features, one_set):
     that working ahead reached after a few iterations can have many more nonzero rows
     than any solution. On the 5-fold CV at p = 5,000 of ``python bench/harness.py`` one
     fold's start had all 2,048 rows of its set nonzero, twice the other folds' supports,
-    and sized by it the batch (which runs at its largest bucket) took its last lambdas on
+    and sized by it the folds' batch (which runs at its largest bucket) took its last lambdas on
     4,096 and 5,120 columns: 5.1 to 5.3 s, against 3.15 s. A start row left out of the set
     starts at zero (:func:`restricted_start`, which makes the start's predictors match).
 

@@ -47,6 +47,21 @@ def test_cv_progress_counts_the_path_in_the_batch(wide, capsys):
     assert "16/16" in err and "17/16" not in err
 
 
+@pytest.mark.slow
+def test_cv_progress_counts_the_folds_in_threads_with_working_sets(capsys, monkeypatch):
+    # One X: each fold a working-set path of its own in host threads (cv._screened_fold),
+    # here on an explicit grid; the full data's path is fit_path's bar after the folds'.
+    from problems import wide_shared_regression
+    data = wide_shared_regression()
+    grid = mc.lambda_grid(data, n_lambdas=4)
+    monkeypatch.setenv("MTLCOMB_JAX_THREADS", "2")
+    cv = mc.cross_validate(data, n_folds=3, lambdas=grid, return_path=True, screening=True, progress=True)
+    err = capsys.readouterr().err
+    assert "12/12" in err and "13/12" not in err and "4/4" in err
+    np.testing.assert_allclose(cv.fold_lambdas, np.broadcast_to(grid, (3, 4)))
+    assert cv.converged.all() and np.all(cv.path.converged)
+
+
 def test_progress_clock_starts_after_compilation():
     """The bar's rate is measured from its first finished unit: the time before it is
     compilation, which would make the first estimate of the time left far too long."""
