@@ -6,8 +6,8 @@ fold k, so every fold has the same shapes and X is never copied. On one CPU devi
 with several cores each fold is then a path of :func:`~.path.fit_path`'s own programs,
 in host threads (:func:`_fold_path`, with working sets on one X :func:`_screened_fold`);
 elsewhere the K paths run as one ``vmap`` of the scanned path (:func:`_cv_jit`) or one
-batch of working-set solves (:func:`_screened_cv`). Each fold computes its own lambda grid from its
-training part, as the R package does; ``cv.lambdas`` is their mean.
+batch of working-set solves (:func:`_screened_cv`). Each fold computes its own lambda
+grid from its training part, as the R package does; ``cv.lambdas`` is their mean.
 """
 from __future__ import annotations
 
@@ -566,11 +566,11 @@ def cross_validate(data: MultiTaskData, *, n_folds=10, folds=None, stratify=True
         (``screening``) they must be this process's own devices: that loop runs on each
         process's host. On one CPU device the folds run in host threads, one per core
         (``MTLCOMB_JAX_THREADS`` sets their number), one fold at a time each
-        (:func:`~mtlcomb_jax.sharding.run_rows`), except with working sets on per-task X
-        or with ``return_path``, which run one batch.
+        (:func:`~mtlcomb_jax.sharding.run_rows`), except with working sets on per-task X,
+        whose folds run as one batch.
     progress : show a tqdm bar over the solves: n_folds * n_lambdas, plus n_lambdas for
-        the full data's path in the batch (``return_path`` with working sets) and for each
-        row that pads the batch to the devices (:func:`~mtlcomb_jax.sharding.run_batch`)
+        the full data's path where it runs in the folds' batch (``return_path``) and for
+        each row that pads the batch to the devices (:func:`~mtlcomb_jax.sharding.run_batch`)
     screening : strong-rule working sets as in :func:`~mtlcomb_jax.path.fit_path`
         (with one X for all tasks each fold has its own set; with per-task X the folds
         share one, the union of theirs; the loop over lambdas then runs in Python around
@@ -623,10 +623,10 @@ def cross_validate(data: MultiTaskData, *, n_folds=10, folds=None, stratify=True
         raise ValueError("devices spans several processes, but the CV with working sets (screening) runs its "
                          "loop over lambdas on each process's host and needs local devices: pass "
                          "devices=jax.local_devices(), or screening=False to shard the folds over all processes.")
-    # The full data's path as problem K + 1 of the screened batch.
     fold_threads = host_threads(devices, K)
     # With working sets on one X in host threads each fold is a working-set path of its own
-    # (below), and the full data's path is fit_path's, after them, on the same programs.
+    # (below), and the full data's path is fit_path's, after them, on the same programs;
+    # where the folds run as one screened batch, the full data's path is its problem K + 1.
     screened_folds = screened and fold_threads > 1 and problem.X.ndim == 2
     path_in_batch = bool(return_path) and screened and not screened_folds
     train_w, test_w = fold_weights(problem, fold_ids, K, with_full=path_in_batch)

@@ -20,8 +20,8 @@ The solver's loops are bound by the latency of many small kernels, not by the co
 the mixed 5-fold CV of ``bench/bench_first_call.py`` takes 1.92 s warm on 2 cores and
 2.10 s pinned to one (``taskset``), so a second thread fills the second core; 3 or 5
 threads for its 5 folds take no less than 2 (ad hoc, 2026-12-02; bench/README.md times the
-threads against one). Unlike :func:`use_cpu_cores` this needs no setting before JAX starts, and the threads share
-one copy of the data.
+threads against one). Unlike :func:`use_cpu_cores` this needs no setting before JAX starts,
+and the threads share one copy of the data.
 """
 from __future__ import annotations
 
