@@ -406,7 +406,7 @@ def _screened_cv(problem, train_w, test_w, grid, ratio, settings, n_lambdas, n_f
     their working set). ``mesh``: the rows' devices (:func:`~mtlcomb_jax.sharding.spread_batch`).
 
     Returns (fold lambdas (K, L), metric and heldout loss (K, L, T), n_iter and converged
-    (K, L), full_path): the folds' rows only; full_path is the full data's lambdas and a
+    (K, L), full_path): the folds' rows only, as NumPy arrays; full_path is the full data's lambdas and a
     :class:`~mtlcomb_jax.fista.Fit` stacked over them, its W cut to the data's
     ``n_features`` (the problem's features may be padded, :mod:`.buckets`), or None
     without ``with_full``.
@@ -439,7 +439,7 @@ def _screened_fold(problem, grid, ratio, settings, n_lambdas, n_features, w_trai
     of :func:`_screened_cv`'s outputs (lambdas (L,), metric and heldout loss (L, T), n_iter
     and converged (L,)). w_train, w_test : (1, n_tasks, n_max) the fold's weights."""
     outputs = _screened_cv(problem, w_train, w_test, grid, ratio, settings, n_lambdas, 1, False, None, n_features)
-    return tuple(np.asarray(leaf)[0] for leaf in to_host(outputs[:5]))
+    return tuple(leaf[0] for leaf in outputs[:5])
 
 
 def _mean_defined(values):
@@ -639,8 +639,8 @@ def cross_validate(data: MultiTaskData, *, n_folds=10, folds=None, stratify=True
         with progress_bar(int(train_w.shape[0]) * L, "cross-validation", "solve", progress):
             outputs = _screened_cv(problem, train_w, test_w, grid, ratio, settings, L, K, True, mesh,
                                    data.n_features)
-        # on the host (the screened CV's outputs hold the folds only)
-        fold_lambdas, metric, loss, n_iter, converged = to_host(outputs[:5])
+        # NumPy arrays of the folds' rows only
+        fold_lambdas, metric, loss, n_iter, converged = outputs[:5]
         full_path = outputs[5]
     elif not screened and fold_threads > 1:
         # On one CPU device with several cores: each fold is a path of fit_path's own programs,
